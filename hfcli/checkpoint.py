@@ -1,0 +1,109 @@
+"""Checkpoints: safetensors tensors + one JSON header in the metadata. No pickle, ever.
+
+Kinds: `teacher` and `student` (a HyperNet over prompts, with optimiser state for --resume)
+and `nerf` (one baked NeRF: the shared encoding plus one prompt's MLP weights).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .fsutil import atomic_path
+
+FORMAT_VERSION = 1
+KINDS = ("teacher", "student", "nerf")
+META_KEY = "hfcli"
+
+
+@dataclass
+class Checkpoint:
+    kind: str
+    tensors: dict[str, torch.Tensor]
+    config: dict
+    prompts: list[str]
+    text_encoder: str
+    step: int = 0
+    metrics: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def header(self) -> dict:
+        return {
+            "kind": self.kind,
+            "format_version": FORMAT_VERSION,
+            "config": self.config,
+            "prompts": self.prompts,
+            "text_encoder": self.text_encoder,
+            "step": self.step,
+            "metrics": self.metrics,
+            "extra": self.extra,
+        }
+
+
+def save(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
+    """Write atomically: the file at `path` is either the old one or the complete new one."""
+    from safetensors.torch import save_file
+
+    if ckpt.kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {ckpt.kind!r}")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in ckpt.tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(ckpt.header())})
+    return Path(path)
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The JSON header alone (cheap: no tensor is read)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no such checkpoint: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as err:  # safetensors raises several types for damaged files
+        raise CheckpointError(f"{path} is not a valid safetensors file ({_short(err)})") from None
+    if META_KEY not in meta:
+        raise CheckpointError(f"{path} is a safetensors file but not an hfcli checkpoint (no '{META_KEY}' metadata)")
+    try:
+        header = json.loads(meta[META_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: checkpoint header is not valid JSON") from None
+    if header.get("format_version") != FORMAT_VERSION or header.get("kind") not in KINDS:
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint (kind {header.get('kind')!r}, version {header.get('format_version')!r})"
+        )
+    return header
+
+
+def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
+    """Read a checkpoint and check its kind is one of `kinds`."""
+    from safetensors.torch import load_file
+
+    header = read_header(path)
+    if header["kind"] not in kinds:
+        raise CheckpointError(f"{path} is a {header['kind']} checkpoint; expected {' or '.join(kinds)}")
+    try:
+        tensors = load_file(str(path))
+    except Exception as err:
+        raise CheckpointError(f"{path} is damaged ({_short(err)})") from None
+    return Checkpoint(
+        kind=header["kind"],
+        tensors=tensors,
+        config=header["config"],
+        prompts=list(header["prompts"]),
+        text_encoder=header["text_encoder"],
+        step=int(header["step"]),
+        metrics=header.get("metrics", {}),
+        extra=header.get("extra", {}),
+    )
+
+
+def _short(err: Exception) -> str:
+    return str(err).splitlines()[0][:200] if str(err) else type(err).__name__

@@ -1,0 +1,231 @@
+"""Density/colour field → watertight vertex-coloured mesh → binary glTF 2.0 (.glb).
+
+Pipeline: sample density on a grid → marching cubes (PyMCubes) → world coordinates → merge
+duplicates, drop degenerate faces and floaters → outward normals from the density gradient →
+albedo sampled just inside the surface → one glTF primitive written with pygltflib.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import mcubes
+import numpy as np
+import pygltflib
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .errors import EmptyMeshError
+from .fsutil import atomic_path
+
+FieldFn = Callable[[torch.Tensor], torch.Tensor]
+AABB = tuple[tuple[float, float, float], tuple[float, float, float]]
+DEFAULT_AABB: AABB = ((-1.0, -1.0, -1.0), (1.0, 1.0, 1.0))
+
+# Colours are read this many voxels inside the surface: albedo exactly at the boundary is a
+# blend of the object and the empty space around it.
+COLOR_INSET_VOXELS = 0.5
+
+
+@dataclass
+class Mesh:
+    """A triangle mesh with per-vertex attributes.
+
+    vertices: [V, 3] float32 world coordinates; faces: [F, 3] uint32, counter-clockwise seen
+    from outside; colors: [V, 3] float32 in [0, 1]; normals: [V, 3] float32, unit, outward.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+
+
+# ───────────────────────────── field evaluation ─────────────────────────────
+
+@torch.no_grad()
+def _eval(fn: FieldFn, points: np.ndarray, chunk: int, device) -> np.ndarray:
+    """Call `fn` on points [N, 3] in chunks; returns float64 [N] or [N, C] on the CPU."""
+    outs = []
+    for s in range(0, len(points), chunk):
+        p = torch.as_tensor(points[s:s + chunk], dtype=torch.float32, device=device)
+        outs.append(fn(p).detach().float().cpu().numpy().astype(np.float64))
+    return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+@torch.no_grad()
+def _sample_grid(density_fn: FieldFn, lo: np.ndarray, step: np.ndarray, res: int,
+                 chunk: int, device) -> np.ndarray:
+    """Density on the res³ grid lo + [i, j, k]·step; returns [res, res, res], axis 0 = x."""
+    out = np.empty(res ** 3, dtype=np.float64)
+    # Points are built per chunk so a 512³ grid never holds all coordinates at once.
+    for s in range(0, res ** 3, chunk):
+        flat = np.arange(s, min(s + chunk, res ** 3))
+        ijk = np.stack([flat // (res * res), (flat // res) % res, flat % res], axis=1)
+        out[s:s + len(flat)] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
+    return np.nan_to_num(out, nan=-np.inf).reshape(res, res, res)
+
+
+# ───────────────────────────── mesh cleaning ─────────────────────────────
+
+def _merge_and_drop_degenerate(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge bit-identical vertices (marching cubes emits one per cube when a grid sample
+    equals the threshold) and drop faces that then repeat an index (zero area; the glTF
+    validator flags them). v: [V, 3], f: [F, 3] → the same, renumbered."""
+    v, inverse = np.unique(v, axis=0, return_inverse=True)
+    f = inverse.reshape(-1)[f]
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    return v, f[keep]
+
+
+def _face_components(f: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Connected-component label of every face [F] (faces linked through shared vertices)."""
+    rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
+    cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
+    _, labels = connected_components(graph, directed=False)
+    return labels[f[:, 0]]
+
+
+def _compact(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop vertices no face references; v: [V, 3], f: [F, 3] → renumbered."""
+    used = np.unique(f)
+    remap = np.full(len(v), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return v[used], remap[f]
+
+
+def _face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Unnormalised face normals [F, 3]; their length is twice the face area."""
+    t = v[f]
+    return np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+
+
+def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of x [N, 3] scaled to unit length, and a mask [N] of rows that could be."""
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    ok = norm[:, 0] > 1e-12
+    return np.where(ok[:, None], x / np.maximum(norm, 1e-30), 0.0), ok
+
+
+# ───────────────────────────── extraction ─────────────────────────────
+
+def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
+                 resolution: int = 128, aabb: AABB = DEFAULT_AABB, chunk: int = 65536,
+                 min_component_fraction: float = 0.05, device: str | torch.device = "cpu") -> Mesh:
+    """Iso-surface {density = threshold} of a field, with outward normals and albedo.
+
+    density_fn: points [N, 3] → [N]; color_fn: points [N, 3] → [N, 3] in [0, 1]. Both run
+    under torch.no_grad on at most `chunk` points at a time, on `device`. The grid has
+    `resolution` samples per axis with the aabb corners included. Components with fewer
+    than `min_component_fraction` × the largest component's faces are dropped as floaters.
+    Raises EmptyMeshError when the field never crosses the threshold.
+    """
+    lo, hi = (np.asarray(c, dtype=np.float64) for c in aabb)
+    step = (hi - lo) / (resolution - 1)
+    grid = _sample_grid(density_fn, lo, step, resolution, chunk, device)
+    finite = grid[np.isfinite(grid)]
+    if finite.size == 0 or not (finite.max() > threshold and grid.min() < threshold):
+        lo_d = f"{finite.min():.4g}" if finite.size else "nan"
+        hi_d = f"{finite.max():.4g}" if finite.size else "nan"
+        raise EmptyMeshError(f"no surface at density threshold {threshold:g}: density on the "
+                             f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a threshold inside it")
+
+    # A border of empty space closes surfaces that touch the aabb, so the mesh stays watertight.
+    floor = min(float(finite.min()), threshold) - 1.0
+    padded = np.pad(np.maximum(grid, floor), 1, constant_values=floor)
+    v, f = mcubes.marching_cubes(padded, float(threshold))
+    # PyMCubes returns vertices in array-index order (column 0 ↔ axis 0 ↔ x) and, for a field
+    # that is high inside, counter-clockwise faces seen from outside; winding is re-checked below.
+    v = np.clip(lo + (v - 1.0) * step, lo, hi)
+    v, f = _merge_and_drop_degenerate(v, f.astype(np.int64))
+    if len(f) == 0:
+        raise EmptyMeshError(f"no surface at density threshold {threshold:g}: only degenerate triangles")
+
+    labels = _face_components(f, len(v))
+    counts = np.bincount(labels)
+    f = f[counts[labels] >= min_component_fraction * counts.max()]
+    v, f = _compact(v, f)
+    labels = _face_components(f, len(v))
+
+    # Outward = from high to low density = minus the density gradient (central differences).
+    h = 0.5 * step
+    offsets = np.concatenate([np.diag(h), -np.diag(h)])                     # [6, 3]
+    d = _eval(density_fn, (v[:, None, :] + offsets[None]).reshape(-1, 3), chunk, device)
+    d = np.nan_to_num(d.reshape(len(v), 6))
+    normals, ok = _normalize(-(d[:, :3] - d[:, 3:]) / (2 * h))
+
+    # Flip whole components whose winding disagrees with the normals, so neighbours stay
+    # consistently wound (flipping face by face could tear the orientation of a noisy field).
+    agree = np.einsum("fc,fc->f", _face_normals(v, f), normals[f].sum(axis=1))
+    flip = np.bincount(labels, weights=agree, minlength=labels.max() + 1) < 0
+    f[flip[labels]] = f[flip[labels]][:, ::-1]
+
+    # Where the gradient vanishes (flat density), use area-weighted face normals instead.
+    area_n = np.zeros_like(v)
+    face_n = _face_normals(v, f)
+    for k in range(3):
+        np.add.at(area_n, f[:, k], face_n)
+    area_n, area_ok = _normalize(area_n)
+    normals = np.where(ok[:, None], normals, area_n)
+    normals[~ok & ~area_ok] = (0.0, 0.0, 1.0)
+
+    inset = COLOR_INSET_VOXELS * float(step.mean())
+    colors = _eval(color_fn, v - inset * normals, chunk, device).reshape(len(v), 3)
+    return Mesh(vertices=v.astype(np.float32), faces=f.astype(np.uint32),
+                colors=np.clip(np.nan_to_num(colors), 0.0, 1.0).astype(np.float32),
+                normals=normals.astype(np.float32))
+
+
+# ───────────────────────────── glTF ─────────────────────────────
+
+def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
+    """Write `mesh` as a binary glTF 2.0 file: one mesh, one TRIANGLES primitive with
+    POSITION, NORMAL, COLOR_0 (float VEC3) and UNSIGNED_INT indices, a white matte material."""
+    arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in (mesh.vertices, mesh.normals,
+                                                                 np.clip(mesh.colors, 0, 1))]
+    indices = np.ascontiguousarray(mesh.faces, dtype=np.uint32).reshape(-1)
+    g = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator="hfcli"), scene=0,
+                        scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)])
+    blob = bytearray()
+    # Every section is float32/uint32, so each view starts 4-byte aligned without padding.
+    for i, a in enumerate(arrays):
+        g.bufferViews.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=a.nbytes,
+                                                  byteStride=12, target=pygltflib.ARRAY_BUFFER))
+        g.accessors.append(pygltflib.Accessor(
+            bufferView=i, componentType=pygltflib.FLOAT, count=len(a), type=pygltflib.VEC3,
+            # Only POSITION needs bounds (spec); bounds of the float32 values as stored.
+            min=a.min(axis=0).tolist() if i == 0 else None,
+            max=a.max(axis=0).tolist() if i == 0 else None))
+        blob += a.tobytes()
+    g.bufferViews.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=indices.nbytes,
+                                              target=pygltflib.ELEMENT_ARRAY_BUFFER))
+    g.accessors.append(pygltflib.Accessor(bufferView=3, componentType=pygltflib.UNSIGNED_INT,
+                                          count=len(indices), type=pygltflib.SCALAR,
+                                          min=[int(indices.min())], max=[int(indices.max())]))
+    blob += indices.tobytes()
+    g.buffers.append(pygltflib.Buffer(byteLength=len(blob)))
+    # White, non-metallic, fully rough: the vertex colours are the visible albedo.
+    g.materials.append(pygltflib.Material(
+        pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(baseColorFactor=[1.0, 1.0, 1.0, 1.0],
+                                                            metallicFactor=0.0, roughnessFactor=1.0)))
+    g.meshes.append(pygltflib.Mesh(primitives=[pygltflib.Primitive(
+        attributes=pygltflib.Attributes(POSITION=0, NORMAL=1, COLOR_0=2), indices=3,
+        material=0, mode=pygltflib.TRIANGLES)]))
+    g.set_binary_blob(bytes(blob))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            for part in g.save_to_bytes():
+                fh.write(part)
+
+
+def export_glb(density_fn: FieldFn, color_fn: FieldFn, path: str | os.PathLike, *, threshold: float,
+               resolution: int = 128, aabb: AABB = DEFAULT_AABB, **kwargs) -> Mesh:
+    """extract_mesh then write_glb; returns the mesh written. kwargs go to extract_mesh."""
+    mesh = extract_mesh(density_fn, color_fn, threshold=threshold, resolution=resolution,
+                        aabb=aabb, **kwargs)
+    write_glb(mesh, path)
+    return mesh

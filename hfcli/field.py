@@ -1,0 +1,97 @@
+"""Field: a shared spatial encoding + an MLP whose weights are given, not owned.
+
+`Field.query(points, weights)` is a pure function of its inputs, so a teacher, a student and a
+baked NeRF all render through the same code: they differ only in where the weights come from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+AABB = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
+
+
+@dataclass
+class FieldConfig:
+    plane_res: int = 128  # tri-plane resolution (shared by all prompts)
+    plane_features: int = 16
+    grid_res: int = 32  # coarse 3D grid resolution, resolves what the planes alias
+    grid_features: int = 8
+    hidden: int = 64  # width of the text-dependent MLP
+    n_hidden: int = 2  # hidden layers; the MLP has n_hidden + 1 weight matrices
+    sigma_max: float = 300.0  # bounded density: sigma = sigma_max * sigmoid(raw + SIGMA_SHIFT)
+    sigma_shift: float = -6.0  # so that a fresh field is nearly transparent
+
+    @property
+    def in_features(self) -> int:
+        return 3 * self.plane_features + self.grid_features
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each MLP weight matrix; the last outputs (density, r, g, b)."""
+        dims = [self.in_features] + [self.hidden] * self.n_hidden + [4]
+        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# (W [out, in], b [out]) per layer; a leading prompt axis [P, ...] where batched.
+MLPWeights = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class Encoding(torch.nn.Module):
+    """Tri-plane (xy, xz, yz) + coarse 3D grid, bilinear/trilinear, over the box AABB."""
+
+    def __init__(self, cfg: FieldConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.planes = torch.nn.Parameter(0.1 * torch.randn(3, cfg.plane_features, cfg.plane_res, cfg.plane_res))
+        self.grid = torch.nn.Parameter(0.1 * torch.randn(1, cfg.grid_features, *(cfg.grid_res,) * 3))
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """points: [N, 3] in the box → features [N, in_features]."""
+        lo = torch.tensor(AABB[:3], dtype=points.dtype, device=points.device)
+        hi = torch.tensor(AABB[3:], dtype=points.dtype, device=points.device)
+        x = ((points - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
+        # grid_sample wants (u, v) = (width, height) coordinates.
+        uv = torch.stack([x[:, [0, 1]], x[:, [0, 2]], x[:, [1, 2]]])[:, :, None, :]  # [3, N, 1, 2]
+        planes = F.grid_sample(self.planes, uv, align_corners=True, mode="bilinear")  # [3, C, N, 1]
+        planes = planes[..., 0].permute(2, 0, 1).reshape(len(points), -1)
+        xyz = x[None, :, None, None, :]  # grid_sample 3D: last dim is (x→W, y→H, z→D)
+        grid = F.grid_sample(self.grid, xyz, align_corners=True)[0, :, :, 0, 0].t()
+        return torch.cat([planes, grid], dim=-1)
+
+
+def mlp(features: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+    """features: [N, in] → raw outputs [N, 4] through ReLU hidden layers."""
+    h = features
+    for i, (w, b) in enumerate(weights):
+        h = torch.addmm(b, h, w.t())
+        if i < len(weights) - 1:
+            h = torch.relu(h)
+    return h
+
+
+def activate(raw: torch.Tensor, cfg: FieldConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """raw [N, 4] → sigma [N] (bounded), albedo [N, 3] in (0, 1)."""
+    sigma = cfg.sigma_max * torch.sigmoid(raw[:, 0] + cfg.sigma_shift)
+    return sigma, torch.sigmoid(raw[:, 1:])
+
+
+class Field(torch.nn.Module):
+    """The NeRF of one or more scenes: the shared encoding, queried with per-scene weights."""
+
+    def __init__(self, cfg: FieldConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoding = Encoding(cfg)
+
+    def query(self, points: torch.Tensor, weights: MLPWeights) -> tuple[torch.Tensor, torch.Tensor]:
+        """points [N, 3], weights of one scene → sigma [N], albedo [N, 3]."""
+        return activate(mlp(self.encoding(points), weights), self.cfg)
+
+    def density(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+        return self.query(points, weights)[0]

@@ -1,0 +1,142 @@
+"""Models that render: a HyperNet over prompts (teacher/student) and a baked NeRF.
+
+Both turn into `NerfScene`s — the shared encoding, one prompt's MLP weights and an occupancy
+grid — which is all the renderer, the exporter and finetuning need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import checkpoint as ckpt_io
+from .errors import CheckpointError, HfcliError
+from .field import Field, FieldConfig, MLPWeights
+from .hyper import HyperConfig, HyperNet
+from .render.occupancy import OccupancyGrid
+from .render.renderer import AABB, GRID_RES, RENDER_STEP
+from .text import TextEncoder, TokenStates
+
+
+@dataclass
+class NerfScene:
+    """One NeRF: query(points [N, 3]) → sigma [N], albedo [N, 3]."""
+
+    field: Field
+    weights: MLPWeights
+    grid: OccupancyGrid  # one scene
+    prompt: str
+
+    def query(self, points: torch.Tensor, scene: int = 0):
+        return self.field.query(points, self.weights)
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        return self.field.query(points, self.weights)[0]
+
+    def albedo(self, points: torch.Tensor) -> torch.Tensor:
+        return self.field.query(points, self.weights)[1]
+
+
+def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 2) -> OccupancyGrid:
+    """A grid built from scratch by sampling each cell `passes` times (no EMA history)."""
+    grid = OccupancyGrid(n_scenes, GRID_RES, AABB.clone(), RENDER_STEP)
+    grid.ema.zero_()
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(passes):
+        grid.update(density_fn, gen)
+    return grid
+
+
+def hyper_from_config(config: dict) -> HyperNet:
+    return HyperNet(FieldConfig(**config["field"]), HyperConfig(**config["hyper"]))
+
+
+def model_state(hyper: HyperNet) -> dict[str, torch.Tensor]:
+    return {f"model.{k}": v for k, v in hyper.state_dict().items()}
+
+
+def load_model_state(hyper: HyperNet, tensors: dict[str, torch.Tensor]) -> None:
+    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        hyper.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"checkpoint tensors do not match its config: {str(err).splitlines()[0]}") from None
+
+
+class PromptModel:
+    """A trained HyperNet (teacher or student) with its text encoder, ready to bake prompts."""
+
+    def __init__(self, hyper: HyperNet, encoder_id: str, prompts: list[str], encoder: TextEncoder | None = None):
+        self.hyper = hyper.eval()
+        self.encoder_id = encoder_id
+        self.prompts = prompts
+        self._encoder = encoder
+
+    @classmethod
+    def from_checkpoint(cls, ck: ckpt_io.Checkpoint) -> "PromptModel":
+        hyper = hyper_from_config(ck.config)
+        load_model_state(hyper, ck.tensors)
+        return cls(hyper, ck.text_encoder, ck.prompts)
+
+    @property
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.encoder_id)
+        return self._encoder
+
+    def bake(self, prompts: list[str]) -> list[NerfScene]:
+        tokens = self.encoder.encode(prompts)
+        return [self._scene(w, p) for w, p in zip(self.hyper.bake(tokens), prompts)]
+
+    def bake_tokens(self, tokens: TokenStates, prompts: list[str]) -> list[NerfScene]:
+        return [self._scene(w, p) for w, p in zip(self.hyper.bake(tokens), prompts)]
+
+    def _scene(self, weights: MLPWeights, prompt: str) -> NerfScene:
+        field = self.hyper.field
+        with torch.no_grad():
+            grid = fresh_grid(lambda pts, _s: field.query(pts, weights)[0])
+        return NerfScene(field, weights, grid, prompt)
+
+
+def nerf_tensors(scene: NerfScene) -> dict[str, torch.Tensor]:
+    tensors = {f"encoding.{k}": v for k, v in scene.field.encoding.state_dict().items()}
+    for i, (w, b) in enumerate(scene.weights):
+        tensors[f"mlp.{i}.weight"], tensors[f"mlp.{i}.bias"] = w, b
+    tensors.update(scene.grid.state())
+    return tensors
+
+
+def nerf_checkpoint(scene: NerfScene, text_encoder: str, extra: dict | None = None) -> ckpt_io.Checkpoint:
+    return ckpt_io.Checkpoint(
+        kind="nerf",
+        tensors=nerf_tensors(scene),
+        config={"field": scene.field.cfg.to_dict()},
+        prompts=[scene.prompt],
+        text_encoder=text_encoder,
+        extra=extra or {},
+    )
+
+
+def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
+    try:
+        cfg = FieldConfig(**ck.config["field"])
+        field = Field(cfg)
+        field.encoding.load_state_dict({k[len("encoding.") :]: v for k, v in ck.tensors.items() if k.startswith("encoding.")})
+        n_layers = len(cfg.layer_shapes())
+        weights = [(ck.tensors[f"mlp.{i}.weight"], ck.tensors[f"mlp.{i}.bias"]) for i in range(n_layers)]
+        grid = OccupancyGrid(1, GRID_RES, AABB.clone(), RENDER_STEP)
+        grid.load_state(ck.tensors)
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"baked NeRF is incomplete or inconsistent: {str(err).splitlines()[0]}") from None
+    return NerfScene(field, weights, grid, ck.prompts[0] if ck.prompts else "")
+
+
+def load_scene(path: str, prompt: str | None) -> NerfScene:
+    """Any checkpoint → one NerfScene: a baked NeRF as is, a teacher/student baked at `prompt`."""
+    ck = ckpt_io.load(path)
+    if ck.kind == "nerf":
+        return scene_from_nerf(ck)
+    if not prompt:
+        raise HfcliError(f"{path} is a {ck.kind}: give --prompt to choose what it renders")
+    return PromptModel.from_checkpoint(ck).bake([prompt])[0]

@@ -1,0 +1,1 @@
+"""Cameras, rays, occupancy grid, raymarching backends and compositing."""

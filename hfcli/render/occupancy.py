@@ -1,0 +1,71 @@
+"""Occupancy grid: an EMA of density per cell, thresholded into the bitfield the marcher skips by."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+DensityFn = Callable[[torch.Tensor, int], torch.Tensor]  # (points [N, 3], scene) → sigma [N]
+
+
+class OccupancyGrid:
+    """Per-scene grids over one box. ema: [S, G, G, G] float; occupied: [S, G, G, G] bool.
+
+    A cell is occupied while its EMA density exceeds `threshold`, chosen so that one render
+    step through the cell would be at least 1% opaque.
+    """
+
+    def __init__(self, n_scenes: int, resolution: int, aabb: torch.Tensor, render_step: float, decay: float = 0.95):
+        self.resolution = resolution
+        self.aabb = aabb
+        self.decay = decay
+        self.threshold = 0.01 / render_step
+        # Fully occupied until the first update has seen densities.
+        self.ema = torch.zeros((n_scenes,) + (resolution,) * 3)
+        self.occupied = torch.ones_like(self.ema, dtype=torch.bool)
+
+    def cell_centers(self) -> torch.Tensor:
+        """[G³, 3] world positions of cell centres in (x, y, z) C order."""
+        g = self.resolution
+        idx = (torch.arange(g, dtype=torch.float32) + 0.5) / g
+        grid = torch.stack(torch.meshgrid(idx, idx, idx, indexing="ij"), dim=-1).reshape(-1, 3)
+        return self.aabb[:3] + grid * (self.aabb[3:] - self.aabb[:3])
+
+    @torch.no_grad()
+    def update(self, density_fn: DensityFn, generator: torch.Generator | None = None, chunk: int = 1 << 18) -> None:
+        """Evaluate density at a jittered point in every cell, fold it into the EMA, re-threshold."""
+        g = self.resolution
+        cell = (self.aabb[3:] - self.aabb[:3]) / g
+        for s in range(self.ema.shape[0]):
+            pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
+            sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
+            self.ema[s] = torch.maximum(self.ema[s] * self.decay, sigma.reshape(g, g, g).float())
+        self.occupied = self.ema > self.thresholds()
+
+    def thresholds(self) -> torch.Tensor:
+        """[S, 1, 1, 1]: the 1%-per-step density, or the scene's mean density if lower, so a
+        young, faint field is never culled entirely (as in Instant-NGP)."""
+        mean = self.ema.mean(dim=(1, 2, 3), keepdim=True)
+        return mean.clamp_max(self.threshold)
+
+    def set_occupied(self, scene: int, mask: torch.Tensor) -> None:
+        """Fix a scene's cells from a known mask [G, G, G] (fields known in closed form)."""
+        self.ema[scene] = torch.where(mask, 1e6, 0.0)
+        self.occupied[scene] = mask
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"grid.ema": self.ema.clone()}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.ema = tensors["grid.ema"].clone().float()
+        self.occupied = self.ema > self.thresholds()
+
+    def select(self, scenes: list[int]) -> "OccupancyGrid":
+        out = OccupancyGrid.__new__(OccupancyGrid)
+        out.__dict__.update(self.__dict__)
+        out.ema, out.occupied = self.ema[scenes].clone(), self.occupied[scenes].clone()
+        return out
+
+    def occupancy_fraction(self) -> float:
+        return float(self.occupied.float().mean())

@@ -1,0 +1,1 @@
+"""Training loops: teach (guidance → teacher), later distill and finetune, on one Trainer."""

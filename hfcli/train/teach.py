@@ -1,0 +1,107 @@
+"""teach: train a teacher HyperNet on one prompt file with a guidance."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+
+import torch
+
+from .. import checkpoint as ckpt_io
+from ..errors import CheckpointError, HfcliError
+from ..evaluate import evaluate_scenes
+from ..field import FieldConfig
+from ..hyper import HyperConfig, HyperNet
+from ..model import PromptModel
+from ..text import BUNDLED_ID, TextEncoder
+from .trainer import Progress, TrainConfig, Trainer, resume_checkpoint
+
+
+@dataclass
+class TeachConfig:
+    train: TrainConfig = dc_field(default_factory=TrainConfig)
+    field: FieldConfig = dc_field(default_factory=FieldConfig)
+    hyper: HyperConfig = dc_field(default_factory=HyperConfig)
+    rays_per_step: int = 4096
+    text_encoder: str = BUNDLED_ID
+
+
+def make_guidance(name: str, prompts: list[str], rays_per_step: int):
+    """`auto` is `studio` until Stable Diffusion guidance lands (it needs every prompt in the vocabulary)."""
+    if name in ("studio", "auto"):
+        from ..guidance.studio import StudioGuidance
+
+        return StudioGuidance(prompts, rays_per_step)
+    raise HfcliError(f"guidance {name!r} is not available yet; use --guidance studio")
+
+
+def teach(
+    prompts: list[str],
+    out: Path,
+    cfg: TeachConfig,
+    guidance_name: str = "auto",
+    resume: bool = False,
+    on_progress: Progress | None = None,
+    on_phase=None,
+) -> dict:
+    """Train (or resume) a teacher, save it to `out`, evaluate it. Returns the report."""
+    start = time.perf_counter()
+    phase = on_phase or (lambda _msg: None)
+    resumed = None
+    if resume:
+        resumed = resume_checkpoint(out, "teacher")
+        if resumed.prompts != prompts:
+            raise CheckpointError(f"{out} was trained on other prompts; use another --out or drop --resume")
+        cfg.field = FieldConfig(**resumed.config["field"])
+        cfg.hyper = HyperConfig(**resumed.config["hyper"])
+        cfg.text_encoder = resumed.text_encoder
+    phase("setting up guidance")
+    guidance = make_guidance(guidance_name, prompts, cfg.rays_per_step)
+    phase("encoding prompts")
+    encoder = TextEncoder(cfg.text_encoder)
+    tokens = encoder.encode(prompts)
+    torch.manual_seed(cfg.train.seed)
+    hyper = HyperNet(cfg.field, cfg.hyper)
+    trainer = Trainer(hyper, tokens, guidance, cfg.train)
+    if resumed is not None:
+        trainer.load_state(resumed)
+    config = {"field": cfg.field.to_dict(), "hyper": cfg.hyper.to_dict()}
+
+    def save(metrics: dict | None = None) -> None:
+        ckpt_io.save(
+            ckpt_io.Checkpoint(
+                kind="teacher",
+                tensors=trainer.state_tensors(),
+                config=config,
+                prompts=prompts,
+                text_encoder=cfg.text_encoder,
+                step=trainer.step,
+                metrics=metrics or {},
+                extra={**trainer.checkpoint_extra(), "guidance": guidance.name},
+            ),
+            out,
+        )
+
+    phase("training")
+    last = trainer.run(on_progress, on_save=save)
+    train_seconds = time.perf_counter() - start
+    phase("evaluating")
+    model = PromptModel(hyper, cfg.text_encoder, prompts, encoder)
+    scenes = model.bake_tokens(tokens, prompts)
+    metrics = evaluate_scenes(scenes, guidance)
+    save({"psnr": metrics["psnr"], "per_prompt": metrics["per_prompt"]})
+    return {
+        "out": str(out),
+        "kind": "teacher",
+        "prompts": prompts,
+        "guidance": guidance.name,
+        "steps": trainer.step,
+        "seconds": round(time.perf_counter() - start, 2),
+        "train_seconds": round(train_seconds, 2),
+        "psnr": metrics["psnr"],
+        "per_prompt": metrics["per_prompt"],
+        "rollbacks": trainer.rollbacks,
+        "last_train_psnr": last.get("psnr"),
+    }
