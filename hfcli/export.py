@@ -132,7 +132,7 @@ def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
         lo_d = f"{finite.min():.4g}" if finite.size else "nan"
         hi_d = f"{finite.max():.4g}" if finite.size else "nan"
         raise EmptyMeshError(f"no surface at density threshold {threshold:g}: density on the "
-                             f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a threshold inside it")
+                             f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a --threshold inside it")
 
     # A border of empty space closes surfaces that touch the aabb, so the mesh stays watertight.
     floor = min(float(finite.min()), threshold) - 1.0

@@ -86,19 +86,17 @@ class StudioGuidance:
 
     name = "studio"
 
-    def __init__(self, prompts: list[str], rays_per_step: int = 4096, pool_rays: int = POOL_RAYS, seed: int = 0,
-                 on_progress: Callable[[int, int], None] | None = None):
+    def __init__(self, prompts: list[str], rays_per_step: int = 4096, pool_rays: int = POOL_RAYS, seed: int = 0):
         self.prompts = list(prompts)
         self.parsed: list[StudioPrompt] = [parse_prompt(p) for p in self.prompts]  # raises PromptError
         self.albedos = [torch.tensor(COLOURS[p.colour]) for p in self.parsed]
         self.rays_per_step = rays_per_step
         self.pool_rays = pool_rays
         self.seed = seed
-        self.on_progress = on_progress
         self.geometry = {p.shape: ShapeGeometry(p.shape) for p in self.parsed}
         self._pools: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
-    def prepare(self) -> None:
+    def prepare(self, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Render the ground-truth ray pool of every shape (the slow part of setting up)."""
         if self._pools is not None:
             return
@@ -112,8 +110,8 @@ class StudioGuidance:
             for i in range(0, self.pool_rays, chunk):
                 parts.append(geo.render(o[i : i + chunk], d[i : i + chunk]))
                 done += len(parts[-1])
-                if self.on_progress:
-                    self.on_progress(done, total)
+                if on_progress:
+                    on_progress(done, total)
             pools[shape] = (o, d, torch.cat(parts))
         self._pools = pools
 

@@ -78,7 +78,8 @@ class StudioPrompt:
     @property
     def text(self) -> str:
         """The canonical prompt, e.g. "a yellow chair"; parse_prompt(p.text) == p."""
-        return f"a {self.colour} {self.shape}"
+        article = "an" if self.colour[0] in "aeiou" else "a"
+        return f"{article} {self.colour} {self.shape}"
 
 
 def train_prompts() -> list[StudioPrompt]:

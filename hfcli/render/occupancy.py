@@ -49,6 +49,11 @@ class OccupancyGrid:
         mean = self.ema.mean(dim=(1, 2, 3), keepdim=True)
         return mean.clamp_max(self.threshold)
 
+    def dilate(self) -> None:
+        """Grow occupied space by one cell in every direction (max-pool of the EMA)."""
+        self.ema = torch.nn.functional.max_pool3d(self.ema[:, None], 3, stride=1, padding=1)[:, 0]
+        self.occupied = self.ema > self.thresholds()
+
     def set_occupied(self, scene: int, mask: torch.Tensor) -> None:
         """Fix a scene's cells from a known mask [G, G, G] (fields known in closed form)."""
         self.ema[scene] = torch.where(mask, 1e6, 0.0)

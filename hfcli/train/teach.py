@@ -10,13 +10,16 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..defaults import RAYS_PER_STEP
 from ..errors import CheckpointError, HfcliError
+from ..guidance.studio import POOL_RAYS, StudioGuidance
 from ..evaluate import evaluate_scenes
 from ..field import FieldConfig
 from ..hyper import HyperConfig, HyperNet
 from ..model import PromptModel
 from ..text import BUNDLED_ID, TextEncoder
-from .trainer import Progress, TrainConfig, Trainer, resume_checkpoint
+from ..progress import Report, no_report
+from .trainer import TrainConfig, Trainer, resume_checkpoint
 
 
 @dataclass
@@ -24,16 +27,17 @@ class TeachConfig:
     train: TrainConfig = dc_field(default_factory=TrainConfig)
     field: FieldConfig = dc_field(default_factory=FieldConfig)
     hyper: HyperConfig = dc_field(default_factory=HyperConfig)
-    rays_per_step: int = 4096
+    rays_per_step: int = RAYS_PER_STEP
+    pool_rays: int = POOL_RAYS  # studio ground-truth rays per shape
     text_encoder: str = BUNDLED_ID
 
 
-def make_guidance(name: str, prompts: list[str], rays_per_step: int):
+def make_guidance(name: str, prompts: list[str], cfg: TeachConfig, report: Report):
     """`auto` is `studio` until Stable Diffusion guidance lands (it needs every prompt in the vocabulary)."""
     if name in ("studio", "auto"):
-        from ..guidance.studio import StudioGuidance
-
-        return StudioGuidance(prompts, rays_per_step)
+        guidance = StudioGuidance(prompts, cfg.rays_per_step, cfg.pool_rays, seed=cfg.train.seed)
+        guidance.prepare(lambda done, total: report("rendering ground truth", done, total, {}))
+        return guidance
     raise HfcliError(f"guidance {name!r} is not available yet; use --guidance studio")
 
 
@@ -43,12 +47,10 @@ def teach(
     cfg: TeachConfig,
     guidance_name: str = "auto",
     resume: bool = False,
-    on_progress: Progress | None = None,
-    on_phase=None,
+    report: Report = no_report,
 ) -> dict:
     """Train (or resume) a teacher, save it to `out`, evaluate it. Returns the report."""
     start = time.perf_counter()
-    phase = on_phase or (lambda _msg: None)
     resumed = None
     if resume:
         resumed = resume_checkpoint(out, "teacher")
@@ -57,9 +59,7 @@ def teach(
         cfg.field = FieldConfig(**resumed.config["field"])
         cfg.hyper = HyperConfig(**resumed.config["hyper"])
         cfg.text_encoder = resumed.text_encoder
-    phase("setting up guidance")
-    guidance = make_guidance(guidance_name, prompts, cfg.rays_per_step)
-    phase("encoding prompts")
+    guidance = make_guidance(guidance_name, prompts, cfg, report)
     encoder = TextEncoder(cfg.text_encoder)
     tokens = encoder.encode(prompts)
     torch.manual_seed(cfg.train.seed)
@@ -84,13 +84,11 @@ def teach(
             out,
         )
 
-    phase("training")
-    last = trainer.run(on_progress, on_save=save)
+    last = trainer.run(lambda step, total, figures: report("training", step, total, figures), on_save=save)
     train_seconds = time.perf_counter() - start
-    phase("evaluating")
     model = PromptModel(hyper, cfg.text_encoder, prompts, encoder)
     scenes = model.bake_tokens(tokens, prompts)
-    metrics = evaluate_scenes(scenes, guidance)
+    metrics = evaluate_scenes(scenes, guidance, report=report)
     save({"psnr": metrics["psnr"], "per_prompt": metrics["per_prompt"]})
     return {
         "out": str(out),

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..defaults import TEACH_STEPS
 from ..errors import CheckpointError, HfcliError
 from ..guidance.base import Guidance
 from ..hyper import HyperNet, select_prompt
@@ -27,7 +28,7 @@ Progress = Callable[[int, int, dict], None]
 
 @dataclass
 class TrainConfig:
-    steps: int = 1500
+    steps: int = TEACH_STEPS
     lr: float = 2e-3  # hypernetwork (transformer, heads, base matrices)
     lr_encoding: float = 2e-2  # shared tri-plane/grid features learn faster, as in Instant-NGP
     lr_final_fraction: float = 0.1  # exponential decay to this fraction at the last step
@@ -152,7 +153,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.hyper.parameters(), self.cfg.clip_grad)
-        figures.update(loss=float(loss), grad_norm=float(grad_norm), samples=out.n_samples)
+        figures.update(loss=float(loss.detach()), grad_norm=float(grad_norm), samples=out.n_samples)
         return figures
 
     def _collapsed(self, loss: float) -> bool:

@@ -1,0 +1,332 @@
+"""`hf` / `hfcli`: the command line. Parses, validates and prints; the maths lives in the core.
+
+Every error a user can cause is one line on stderr and a non-zero exit. `--json` prints one
+JSON object as the last line of stdout; progress bars go to stderr. Any first word that is
+not ours (download, auth, cache, upload, ...) is handed to huggingface_hub's own `hf`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import defaults as D
+from .errors import HfcliError
+
+OUR_COMMANDS = ("teach", "distill", "generate", "finetune", "interpolate", "export", "render", "eval", "studio")
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_YET = 3
+
+stderr = Console(stderr=True)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help=(
+        "Text to NeRF and glTF mesh with a dynamic hypernetwork (HyperFields).\n\n"
+        "Train teachers on prompt files, distil them into one student, then turn any prompt "
+        "into a mesh in one forward pass. Any other command (download, auth, cache, upload, ...) "
+        "is passed on to huggingface_hub's `hf`."
+    ),
+)
+
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object (paths, figures, timings) as the last line.")
+ModelArg = typer.Argument(..., help="A teacher or student checkpoint, or a baked NeRF (.safetensors).", show_default=False)
+PromptOpt = typer.Option(None, "--prompt", "-p", help="Prompt to bake (needed for a teacher or student).")
+
+
+# ───────────────────────────── helpers ─────────────────────────────
+
+
+def emit(result: dict, as_json: bool, summary: str) -> None:
+    """Scripts get the JSON object as the last stdout line; people get one summary line."""
+    if as_json:
+        print(json.dumps(result))
+    else:
+        stderr.print(summary)
+
+
+def read_prompt_file(path: Path) -> list[str]:
+    """Non-blank lines that are not #-comments, each checked for length."""
+    from .text import check_prompt
+
+    if not path.exists():
+        raise HfcliError(f"no such prompt file: {path}")
+    if path.is_dir():
+        raise HfcliError(f"{path} is a directory; give a text file with one prompt per line")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise HfcliError(f"{path} is not a UTF-8 text file") from None
+    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise HfcliError(f"{path} holds no prompts (one prompt per line; # starts a comment)")
+    for n, prompt in enumerate(prompts, 1):
+        try:
+            check_prompt(prompt)
+        except HfcliError as err:
+            raise HfcliError(f"{path}, prompt {n}: {err}") from None
+    return prompts
+
+
+def check_out(path: Path, suffixes: tuple[str, ...]) -> Path:
+    from .fsutil import check_writable
+
+    if path.suffix.lower() not in suffixes:
+        raise HfcliError(f"--out {path}: expected a {' or '.join(suffixes)} file")
+    return check_writable(path)
+
+
+def check_positive(name: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise HfcliError(f"{name} must be at least {minimum} (got {value})")
+
+
+def resolve_device(device: str) -> str:
+    """The pure-PyTorch path trains on the CPU; GPU training arrives with the ext/ kernels."""
+    if device in ("auto", "cpu"):
+        return "cpu"
+    if device == "cuda":
+        raise HfcliError("--device cuda is not supported yet: this release trains and renders on the CPU")
+    raise HfcliError(f"--device must be auto, cpu or cuda (got {device!r})")
+
+
+class ProgressBars:
+    """A Rich progress bar per task; the core reports through `__call__` (see hfcli.progress)."""
+
+    def __init__(self, enabled: bool = True):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[figures]}"),
+            console=stderr,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, task: str, done: int, total: int, figures: dict) -> None:
+        if task not in self.tasks:
+            self.tasks[task] = self.progress.add_task(task, total=total, figures="")
+        shown = "  ".join(f"{k} {v:.2f}" for k, v in figures.items() if k in ("psnr", "loss") and isinstance(v, float))
+        self.progress.update(self.tasks[task], completed=done, total=total, figures=shown)
+
+
+# ───────────────────────────── commands ─────────────────────────────
+
+
+@app.command()
+def teach(
+    prompts_file: Path = typer.Argument(..., help="Text file, one prompt per line (# comments allowed).", show_default=False),
+    guidance: str = typer.Option("auto", help="auto | studio | sd. auto picks studio when every prompt is in its vocabulary."),
+    steps: int = typer.Option(D.TEACH_STEPS, help="Training steps."),
+    out: Optional[Path] = typer.Option(None, help="Checkpoint to write (default: teachers/<prompt file stem>.safetensors)."),
+    seed: int = typer.Option(0, help="Random seed (rays, initialisation)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last save in --out."),
+    rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays rendered per training step."),
+    json_out: bool = JsonOpt,
+):
+    """Train a teacher: a hypernetwork over the prompts of one file.
+
+    Example: hf teach prompts/bowl.txt --out teachers/bowl.safetensors
+    """
+    from .train.teach import TeachConfig, teach as run_teach
+
+    prompts = read_prompt_file(prompts_file)
+    if guidance not in ("auto", "studio", "sd"):
+        raise HfcliError(f"--guidance must be auto, studio or sd (got {guidance!r})")
+    cfg = TeachConfig(rays_per_step=rays_per_step)
+    check_positive("--steps", steps)
+    cfg.train.steps = steps
+    check_positive("--rays-per-step", rays_per_step, minimum=len(prompts))
+    cfg.train.seed = seed
+    resolve_device(device)
+    out = out or Path("teachers") / f"{prompts_file.stem}.safetensors"
+    check_out(out, (".safetensors",))
+    if resume and not out.exists():
+        raise HfcliError(f"--resume: no checkpoint at {out} to resume from")
+    with ProgressBars() as bars:
+        result = run_teach(prompts, out, cfg, guidance, resume=resume, report=bars)
+    emit(result, json_out, f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {result['psnr']:.2f} dB")
+
+
+@app.command()
+def export(
+    model: Path = ModelArg,
+    prompt: Optional[str] = PromptOpt,
+    out: Path = typer.Option(..., help="Mesh to write (.glb).", show_default=False),
+    resolution: int = typer.Option(D.MESH_RESOLUTION, help="Marching-cubes grid resolution per axis."),
+    threshold: float = typer.Option(D.MESH_DENSITY_THRESHOLD, help="Density at the surface (the studio's boundary sits at 50)."),
+    json_out: bool = JsonOpt,
+):
+    """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
+
+    Example: hf export teachers/bowl.safetensors --prompt "a red bowl" --out bowl.glb
+    """
+    from .export import write_glb
+    from .model import load_scene
+    from .outputs import scene_mesh
+
+    check_out(out, (".glb",))
+    check_positive("--resolution", resolution, minimum=16)
+    start = time.perf_counter()
+    scene = load_scene(str(model), prompt)
+    mesh = scene_mesh(scene, resolution, threshold)
+    write_glb(mesh, out)
+    result = {
+        "out": str(out),
+        "vertices": int(len(mesh.vertices)),
+        "faces": int(len(mesh.faces)),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    emit(result, json_out, f"wrote {out}: {result['faces']} triangles")
+
+
+@app.command()
+def render(
+    model: Path = ModelArg,
+    prompt: Optional[str] = PromptOpt,
+    out: Path = typer.Option(..., help="Image to write: .png (a still, or a strip of --views) or .gif (a turntable).", show_default=False),
+    resolution: int = typer.Option(D.RENDER_RESOLUTION, help="Image width and height in pixels."),
+    views: int = typer.Option(1, help="Number of views around the object."),
+    json_out: bool = JsonOpt,
+):
+    """Render a still or a turntable of a NeRF.
+
+    Example: hf render teachers/bowl.safetensors -p "a red bowl" --views 24 --out bowl.gif
+    """
+    from .imageio import save_image
+    from .model import load_scene
+    from .outputs import turntable
+
+    check_out(out, (".png", ".gif"))
+    check_positive("--resolution", resolution, minimum=8)
+    check_positive("--views", views)
+    start = time.perf_counter()
+    scene = load_scene(str(model), prompt)
+    frames = [f.numpy() for f in turntable(scene, views, resolution)]
+    save_image(frames if len(frames) > 1 else frames[0], out)
+    result = {"out": str(out), "views": views, "resolution": resolution, "seconds": round(time.perf_counter() - start, 3)}
+    emit(result, json_out, f"wrote {out}")
+
+
+@app.command()
+def studio(
+    prompts_file: Path = typer.Argument(..., help="Text file, one studio prompt per line.", show_default=False),
+    out: Path = typer.Option(..., help="Directory to write one dataset per prompt into.", show_default=False),
+    views: int = typer.Option(D.STUDIO_VIEWS, help="Views per prompt."),
+    resolution: int = typer.Option(D.STUDIO_RESOLUTION, help="Image width and height in pixels."),
+    json_out: bool = JsonOpt,
+):
+    """Write ground-truth datasets (NeRF-synthetic transforms.json + RGBA PNGs) of studio prompts.
+
+    Example: hf studio prompts/chair.txt --out data/chair
+    """
+    from .fsutil import check_writable
+    from .guidance.dataset import slug, write_dataset
+    from .guidance.vocab import parse_prompt
+
+    prompts = read_prompt_file(prompts_file)
+    parsed = [parse_prompt(p) for p in prompts]  # all checked before anything is written
+    check_positive("--views", views)
+    check_positive("--resolution", resolution, minimum=8)
+    if out.exists() and not out.is_dir():
+        raise HfcliError(f"--out {out} exists and is not a directory")
+    check_writable(out / "transforms.json")
+    written = []
+    with ProgressBars() as bars:
+        for prompt in parsed:
+            target = out / slug(prompt.text)
+            write_dataset(prompt, target, views, resolution, lambda d, t, p=prompt: bars(p.text, d, t, {}))
+            written.append(str(target))
+    emit({"out": str(out), "datasets": written, "views": views, "resolution": resolution}, json_out,
+         f"wrote {len(written)} dataset(s) under {out}")
+
+
+def _not_yet(name: str, arrives_with: str):
+    def command(ctx: typer.Context):
+        raise NotYetError(f"`hf {name}` is not available in this release: it arrives with {arrives_with}")
+
+    command.__doc__ = f"(Not available yet: arrives with {arrives_with}.)"
+    app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(command)
+
+
+class NotYetError(HfcliError):
+    pass
+
+
+_not_yet("distill", "the student")
+_not_yet("generate", "the student")
+_not_yet("interpolate", "the student")
+_not_yet("eval", "the student")
+_not_yet("finetune", "Stable Diffusion guidance and finetuning")
+
+
+# ───────────────────────────── entry point ─────────────────────────────
+
+
+def _delegate_to_hub(argv: list[str]) -> int:
+    try:
+        from huggingface_hub.cli.hf import main as hub_main
+    except ImportError:
+        stderr.print(f"error: unknown command {argv[0]!r}; hfcli commands: {', '.join(OUR_COMMANDS)}")
+        return EXIT_USAGE
+    sys.argv = ["hf", *argv]
+    try:
+        hub_main()
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on `argv` (without the program name) and return the exit code."""
+    import click
+
+    if argv and not argv[0].startswith("-") and argv[0] not in OUR_COMMANDS:
+        return _delegate_to_hub(argv)
+    try:
+        result = app(args=argv, prog_name="hf", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except NotYetError as err:
+        return _error(str(err), EXIT_NOT_YET)
+    except HfcliError as err:
+        return _error(str(err), EXIT_ERROR)
+    except click.ClickException as err:
+        return _error(err.format_message().replace("\n", " "), EXIT_USAGE)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        return _error("interrupted", 130)
+
+
+def _error(message: str, code: int) -> int:
+    """One line on stderr, never a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Write studio ground truth as a NeRF-synthetic dataset (transforms.json + RGBA PNGs)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..fsutil import atomic_path
+from ..imageio import save_png
+from ..render import cameras as cams
+from .studio import ACCENT_SHADE, ShapeGeometry
+from .vocab import COLOURS, StudioPrompt
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "prompt"
+
+
+def dataset_cameras(n_views: int, seed: int = 0) -> cams.Cameras:
+    """Views spread over the training orbit: golden-angle azimuths, stratified elevations."""
+    lo, hi = cams.TRAIN_ELEVATION_RANGE_DEG
+    gen = torch.Generator().manual_seed(seed)
+    az = [(i * 137.508) % 360.0 for i in range(n_views)]
+    el = [lo + (hi - lo) * (i + float(torch.rand(1, generator=gen))) / n_views for i in range(n_views)]
+    return cams.orbit_cameras(az, el)
+
+
+def write_dataset(
+    prompt: StudioPrompt,
+    out_dir: Path,
+    n_views: int,
+    resolution: int,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Render `n_views` ground-truth RGBA images of one prompt into `out_dir` (replaced whole).
+
+    Written to a temporary sibling directory first, so an interrupted run leaves nothing behind.
+    """
+    geometry = ShapeGeometry(prompt.shape)
+    albedo = torch.tensor(COLOURS[prompt.colour])
+    cameras = dataset_cameras(n_views)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "images").mkdir(parents=True)
+    frames = []
+    try:
+        rays_o, rays_d = cams.image_rays(cameras, resolution)
+        for i in range(n_views):
+            geo = geometry.render(rays_o[i], rays_d[i]).reshape(resolution, resolution, 2)
+            alpha = geo[..., :1]
+            # NeRF-synthetic PNGs hold straight (not premultiplied) colour.
+            straight = albedo * (1.0 - (1.0 - ACCENT_SHADE) * geo[..., 1:2] / alpha.clamp_min(1e-6))
+            rgba = torch.cat([torch.where(alpha > 1e-6, straight, torch.ones(3)), alpha], dim=-1)
+            name = f"images/r_{i:03d}.png"
+            save_png(rgba.clamp(0, 1).numpy(), tmp / name)
+            frames.append({"file_path": name, "transform_matrix": cameras.c2w[i].tolist()})
+            if on_progress:
+                on_progress(i + 1, n_views)
+        meta = {
+            "camera_angle_x": cameras.fov_x,
+            "prompt": prompt.text,
+            "shape": prompt.shape,
+            "colour": prompt.colour,
+            "albedo": list(COLOURS[prompt.colour]),
+            "background": [1.0, 1.0, 1.0],
+            "aabb": [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]],
+            "frames": frames,
+        }
+        with atomic_path(tmp / "transforms.json") as path:
+            path.write_text(json.dumps(meta, indent=1))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+__all__ = ["write_dataset", "dataset_cameras", "slug"]
