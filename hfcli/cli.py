@@ -50,7 +50,7 @@ def emit(result: dict, as_json: bool, summary: str) -> None:
     if as_json:
         print(json.dumps(result))
     else:
-        stderr.print(summary)
+        stderr.print(summary, soft_wrap=True, highlight=False)
 
 
 def read_prompt_file(path: Path) -> list[str]:
@@ -176,7 +176,9 @@ def export(
     prompt: Optional[str] = PromptOpt,
     out: Path = typer.Option(..., help="Mesh to write (.glb).", show_default=False),
     resolution: int = typer.Option(D.MESH_RESOLUTION, help="Marching-cubes grid resolution per axis."),
-    threshold: float = typer.Option(D.MESH_DENSITY_THRESHOLD, help="Density at the surface (the studio's boundary sits at 50)."),
+    threshold: Optional[float] = typer.Option(
+        None, help="Density at the surface (default: measured from the field's own renders)."
+    ),
     json_out: bool = JsonOpt,
 ):
     """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
@@ -185,16 +187,18 @@ def export(
     """
     from .export import write_glb
     from .model import load_scene
-    from .outputs import scene_mesh
+    from .outputs import scene_mesh, surface_threshold
 
     check_out(out, (".glb",))
     check_positive("--resolution", resolution, minimum=16)
     start = time.perf_counter()
     scene = load_scene(str(model), prompt)
-    mesh = scene_mesh(scene, resolution, threshold)
+    mesh_threshold = surface_threshold(scene) if threshold is None else threshold
+    mesh = scene_mesh(scene, resolution, mesh_threshold)
     write_glb(mesh, out)
     result = {
         "out": str(out),
+        "threshold": round(mesh_threshold, 3),
         "vertices": int(len(mesh.vertices)),
         "faces": int(len(mesh.faces)),
         "seconds": round(time.perf_counter() - start, 3),

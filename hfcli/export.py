@@ -16,6 +16,7 @@ import numpy as np
 import pygltflib
 import torch
 from scipy.sparse import coo_matrix
+from scipy.ndimage import binary_fill_holes, gaussian_filter
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
@@ -115,24 +116,34 @@ def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
                  resolution: int = 128, aabb: AABB = DEFAULT_AABB, chunk: int = 65536,
-                 min_component_fraction: float = 0.05, device: str | torch.device = "cpu") -> Mesh:
+                 min_component_fraction: float = 0.05, fill_cavities: bool = True, smooth_voxels: float = 0.0,
+                 device: str | torch.device = "cpu") -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
 
     density_fn: points [N, 3] → [N]; color_fn: points [N, 3] → [N, 3] in [0, 1]. Both run
     under torch.no_grad on at most `chunk` points at a time, on `device`. The grid has
     `resolution` samples per axis with the aabb corners included. Components with fewer
     than `min_component_fraction` × the largest component's faces are dropped as floaters.
+    With `fill_cavities`, closed pockets of low density inside the object are filled: a NeRF
+    is never trained behind its visible surface, and its noise there would mesh as inner shells.
+    `smooth_voxels` > 0 blurs the sampled density (Gaussian sigma, in voxels) before meshing.
     Raises EmptyMeshError when the field never crosses the threshold.
     """
     lo, hi = (np.asarray(c, dtype=np.float64) for c in aabb)
     step = (hi - lo) / (resolution - 1)
     grid = _sample_grid(density_fn, lo, step, resolution, chunk, device)
+    if smooth_voxels > 0:
+        grid = gaussian_filter(np.nan_to_num(grid, nan=0.0), smooth_voxels)
     finite = grid[np.isfinite(grid)]
     if finite.size == 0 or not (finite.max() > threshold and grid.min() < threshold):
         lo_d = f"{finite.min():.4g}" if finite.size else "nan"
         hi_d = f"{finite.max():.4g}" if finite.size else "nan"
         raise EmptyMeshError(f"no surface at density threshold {threshold:g}: density on the "
                              f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a --threshold inside it")
+
+    if fill_cavities:
+        solid = binary_fill_holes(grid > threshold)
+        grid = np.where(solid & ~(grid > threshold), 2.0 * abs(threshold) + 1.0, grid)
 
     # A border of empty space closes surfaces that touch the aabb, so the mesh stays watertight.
     floor = min(float(finite.min()), threshold) - 1.0

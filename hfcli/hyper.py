@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .field import Field, FieldConfig, MLPWeights
-from .text import TokenStates
+from .text import MAX_TOKENS, TokenStates
 
 PROBE_SEED = 1234
 
@@ -29,7 +29,7 @@ class HyperConfig:
     dynamic: bool = True
     n_probe: int = 512
     text_dim: int = 384
-    max_tokens: int = 32
+    max_tokens: int = MAX_TOKENS
 
     def to_dict(self) -> dict:
         return asdict(self)

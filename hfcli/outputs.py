@@ -11,6 +11,9 @@ from .render import cameras as cams
 from .render.renderer import render_image_batches
 
 WHITE = torch.ones(3)
+# A learned density is noisy at the voxel scale; a one-voxel blur halves the triangle count
+# of a studio teacher's mesh without moving its surface by more than a voxel.
+MESH_SMOOTH_VOXELS = 1.0
 
 
 @torch.no_grad()
@@ -29,5 +32,23 @@ def turntable(scene: NerfScene, n_views: int, resolution: int) -> list[torch.Ten
     return list(images)
 
 
-def scene_mesh(scene: NerfScene, resolution: int = MESH_RESOLUTION, threshold: float = MESH_DENSITY_THRESHOLD) -> Mesh:
-    return extract_mesh(scene.density, scene.albedo, threshold=threshold, resolution=resolution)
+@torch.no_grad()
+def surface_threshold(scene: NerfScene, resolution: int = 48) -> float:
+    """The density at which this field's rendered surface sits: the median density at the
+    expected depth of opaque pixels over the eval views. A learned field reaches full opacity
+    with whatever density the training made convenient, so no fixed level fits every model."""
+    cameras = cams.eval_cameras()
+    o, d = cams.image_rays(cameras, resolution)
+    o, d = o.reshape(-1, 3), d.reshape(-1, 3)
+    out = render_image_batches(scene.query, o, d, torch.zeros(len(o), dtype=torch.long), scene.grid, WHITE)
+    opaque = out.opacity > 0.9
+    if int(opaque.sum()) < 16:
+        return MESH_DENSITY_THRESHOLD
+    points = o[opaque] + d[opaque] * (out.depth[opaque] / out.opacity[opaque])[:, None]
+    return float(scene.density(points).median())
+
+
+def scene_mesh(scene: NerfScene, resolution: int = MESH_RESOLUTION, threshold: float | None = None) -> Mesh:
+    """Mesh of a scene at `threshold` (default: the field's own surface_threshold)."""
+    level = surface_threshold(scene) if threshold is None else threshold
+    return extract_mesh(scene.density, scene.albedo, threshold=level, resolution=resolution, smooth_voxels=MESH_SMOOTH_VOXELS)

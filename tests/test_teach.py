@@ -49,3 +49,27 @@ def test_resume_continues_from_the_last_save(tmp_path):
     report = teach(PROMPTS[:1], out, cfg, "studio", resume=True)
     assert report["steps"] == 30 and ck.read_header(out)["step"] == 30
     assert not torch.equal(first.tensors["model.heads.0.base_w"], ck.load(out).tensors["model.heads.0.base_w"])
+
+
+def test_exported_teacher_mesh_is_valid_and_coloured(taught, tmp_path):
+    import numpy as np
+    import trimesh
+
+    from hfcli.cli import run
+    from hfcli.guidance.vocab import COLOURS
+    from tests.gltf_check import validate_glb
+
+    out, _, _ = taught
+    glb = tmp_path / "bowl.glb"
+    assert run(["export", str(out), "--prompt", "a red bowl", "--out", str(glb), "--resolution", "64"]) == 0
+    mesh = trimesh.load(glb, force="mesh", process=False, skip_materials=True)
+    assert len(mesh.faces) > 500
+    lo, hi = mesh.bounds
+    assert (hi - lo).max() > 1.0  # bowl-sized, not a speck
+    colours = np.asarray(mesh.visual.vertex_colors)[:, :3] / 255.0
+    median, albedo = np.median(colours, axis=0), np.array(COLOURS["red"])
+    # Vertex colour = albedo × baked light: the same hue, no brighter than the albedo.
+    assert median @ albedo / (np.linalg.norm(median) * np.linalg.norm(albedo)) > 0.98
+    assert np.all(median <= albedo + 0.05) and median.max() > 0.4
+    report = validate_glb(glb)
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"]

@@ -13,7 +13,7 @@ import torch
 from ..fsutil import atomic_path
 from ..imageio import save_png
 from ..render import cameras as cams
-from .studio import ACCENT_SHADE, ShapeGeometry
+from .studio import ShapeGeometry
 from .vocab import COLOURS, StudioPrompt
 
 
@@ -54,7 +54,7 @@ def write_dataset(
             geo = geometry.render(rays_o[i], rays_d[i]).reshape(resolution, resolution, 2)
             alpha = geo[..., :1]
             # NeRF-synthetic PNGs hold straight (not premultiplied) colour.
-            straight = albedo * (1.0 - (1.0 - ACCENT_SHADE) * geo[..., 1:2] / alpha.clamp_min(1e-6))
+            straight = albedo * geo[..., 1:2] / alpha.clamp_min(1e-6)
             rgba = torch.cat([torch.where(alpha > 1e-6, straight, torch.ones(3)), alpha], dim=-1)
             name = f"images/r_{i:03d}.png"
             save_png(rgba.clamp(0, 1).numpy(), tmp / name)

@@ -1,13 +1,16 @@
 """Studio guidance: procedural scenes with exact ground truth from any camera.
 
-A scene is a solid of flat, unlit albedo with a thin soft boundary, the kind of field a NeRF
-models: sigma(x) = SIGMA_MAX * sigmoid(-sdf(x) / BETA). Ground truth is that field rendered
-with a fine step; only a shell around the surface is marched, since behind it the remaining
-transmittance (< 2e-4) cannot change a pixel.
+A scene is a solid with a thin soft boundary, the kind of field a NeRF models:
+sigma(x) = SIGMA_MAX * sigmoid(-sdf(x) / BETA). Its colour is view-independent: the prompt's
+albedo, darker on accent parts, times a fixed soft light baked in from the surface normal.
+Without that baked light a flat colour would show only silhouettes, and a bowl could not be
+told from a filled one. Ground truth is the field rendered with a fine step; only a shell
+around the surface is marched, since behind it the remaining transmittance (< 2e-4) cannot
+change a pixel.
 
-Colour is linear in the render: pixel = albedo * (opacity - (1 - ACCENT_SHADE) * accent)
-+ (1 - opacity) on white, so each shape's geometry is rendered once (opacity and accent
-weight per ray) and serves every colour of that shape.
+Colour is linear in the render: pixel = albedo * shade + (1 - opacity) on white, where
+shade = sum of weight * tone * light along the ray. So each shape's geometry is rendered
+once (opacity and shade per ray) and serves every colour of that shape.
 """
 
 from __future__ import annotations
@@ -27,20 +30,39 @@ from .vocab import COLOURS, StudioPrompt, parse_prompt
 SIGMA_MAX = 100.0
 BETA = 0.01  # boundary softness: about a pixel at 64×64 from the eval cameras
 ACCENT_SHADE = 0.55  # accent parts (legs, handles) are this fraction of the prompt colour
+LIGHT = torch.nn.functional.normalize(torch.tensor([0.35, 1.0, 0.55]), dim=0)  # from above, front-right
+AMBIENT = 0.35  # light on faces turned away from LIGHT; 1.0 on faces turned to it
+NORMAL_EPS = 0.004
 GT_STEP = 0.004
 GT_GRID_RES = 64
 SHELL = 0.08  # depth below the surface after which T < 2e-4
 POOL_RAYS = 1 << 17  # ground-truth rays rendered per shape before training
 WHITE = torch.ones(3)
+# Tetrahedron stencil: the SDF and its gradient from 4 evaluations.
+_TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
+
+
+def sdf_and_normal(shape: str, points: torch.Tensor):
+    """points [N, 3] → sdf [N], unit normal [N, 3], tone [N] (0 main part, 1 accent)."""
+    probes = points[:, None, :] + NORMAL_EPS * _TETRA  # [N, 4, 3]
+    sdf4, tone4 = shape_sdf(shape, probes.reshape(-1, 3))
+    sdf4 = sdf4.reshape(-1, 4)
+    normal = torch.nn.functional.normalize(sdf4 @ _TETRA, dim=-1)
+    return sdf4.mean(dim=1), normal, tone4.reshape(-1, 4).amax(dim=1)
+
+
+def shade_factor(normal: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
+    """Baked soft light (half-Lambert) times the accent darkening: [N] in (0, 1]."""
+    light = AMBIENT + (1.0 - AMBIENT) * (0.5 + 0.5 * (normal @ LIGHT))
+    return light * (1.0 - (1.0 - ACCENT_SHADE) * tone)
 
 
 def scene_query(shape: str, albedo: torch.Tensor):
     """The studio field of one shape and albedo [3]: points [N, 3] → sigma [N], rgb [N, 3]."""
 
     def query(points: torch.Tensor, _scene: int = 0):
-        sdf, tone = shape_sdf(shape, points)
-        shade = 1.0 - (1.0 - ACCENT_SHADE) * tone
-        return SIGMA_MAX * torch.sigmoid(-sdf / BETA), albedo * shade[:, None]
+        sdf, normal, tone = sdf_and_normal(shape, points)
+        return SIGMA_MAX * torch.sigmoid(-sdf / BETA), albedo * shade_factor(normal, tone)[:, None]
 
     return query
 
@@ -55,30 +77,29 @@ def shell_grid(shape: str) -> OccupancyGrid:
 
 
 class ShapeGeometry:
-    """Renders one shape's opacity and accent weight along any rays (colour-free ground truth)."""
+    """Renders one shape's opacity and shade along any rays (colour-free ground truth)."""
 
     def __init__(self, shape: str):
         self.shape = shape
         self.grid = shell_grid(shape)
-        # rgb channels carry (1, tone, 0): compositing yields (opacity, accent weight, 0).
+        self._query = scene_query(shape, torch.tensor([1.0, 0.0, 0.0]))  # channel 0 carries the shade
 
-    def _geometry_query(self, points: torch.Tensor, _scene: int):
-        sdf, tone = shape_sdf(self.shape, points)
-        channels = torch.stack([torch.ones_like(tone), tone, torch.zeros_like(tone)], dim=-1)
-        return SIGMA_MAX * torch.sigmoid(-sdf / BETA), channels
+    def _channels(self, points: torch.Tensor, scene: int):
+        sigma, rgb = self._query(points, scene)
+        return sigma, torch.stack([torch.ones_like(sigma), rgb[:, 0], torch.zeros_like(sigma)], dim=-1)
 
     @torch.no_grad()
     def render(self, rays_o: torch.Tensor, rays_d: torch.Tensor) -> torch.Tensor:
-        """rays [R, 3] → [R, 2] (opacity, accent weight)."""
+        """rays [R, 3] → [R, 2] (opacity, shade)."""
         ids = torch.zeros(len(rays_o), dtype=torch.long)
-        out = render_image_batches(self._geometry_query, rays_o, rays_d, ids, self.grid, torch.zeros(3), GT_STEP)
+        out = render_image_batches(self._channels, rays_o, rays_d, ids, self.grid, torch.zeros(3), GT_STEP)
         return out.rgb[:, :2]
 
 
 def colorize(geometry: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
-    """geometry [..., 2] (opacity, accent) → rgb [..., 3] on white."""
-    opacity, accent = geometry[..., :1], geometry[..., 1:2]
-    return albedo * (opacity - (1.0 - ACCENT_SHADE) * accent) + (1.0 - opacity)
+    """geometry [..., 2] (opacity, shade) → rgb [..., 3] on white."""
+    opacity, shade = geometry[..., :1], geometry[..., 1:2]
+    return albedo * shade + (1.0 - opacity)
 
 
 class StudioGuidance:

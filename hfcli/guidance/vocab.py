@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from hfcli.errors import PromptError
+from hfcli.text import MAX_PROMPT_CHARS
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -41,7 +42,6 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 COLOUR_NAMES: tuple[str, ...] = tuple(COLOURS)
 
 TEACHER_COLOURS_PER_SHAPE = 5  # k = 0..4 in the split rule
-MAX_PROMPT_CHARS = 1000
 
 
 # ----------------------------------------------------------------------------- the split

@@ -1,0 +1,35 @@
+# One-command entry points. `make demo` and `make test` work on a fresh machine with Python 3.10+.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HF := $(VENV)/bin/hf
+DEMO := runs/demo
+
+.PHONY: demo test install tools clean
+
+demo: install
+	$(HF) teach prompts/bowl.txt --out $(DEMO)/bowl.safetensors
+	$(HF) export $(DEMO)/bowl.safetensors --prompt "a red bowl" --out $(DEMO)/red_bowl.glb
+	$(HF) render $(DEMO)/bowl.safetensors --prompt "a red bowl" --views 24 --out $(DEMO)/red_bowl.gif
+	@echo "mesh: $(DEMO)/red_bowl.glb  turntable: $(DEMO)/red_bowl.gif"
+
+test: install tools
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+
+# torch is pinned to the CPU build first, so nothing pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# The Khronos glTF validator (npm package) for the mesh tests; skipped where npm is missing.
+tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ -d .tools/node_modules/gltf-validator ] || npm install --silent --prefix .tools gltf-validator; \
+	else echo "npm not found: the glTF validator test will be skipped"; fi
+
+clean:
+	rm -rf $(VENV) .tools runs
