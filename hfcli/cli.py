@@ -179,9 +179,13 @@ def export(
     threshold: Optional[float] = typer.Option(
         None, help="Density at the surface (default: measured from the field's own renders)."
     ),
+    nerf: Optional[Path] = typer.Option(None, help="Also write the baked NeRF (.safetensors) that was meshed."),
     json_out: bool = JsonOpt,
 ):
     """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
+
+    A teacher or student is baked at --prompt first (one forward pass); --nerf keeps that
+    baked NeRF, which export, render and finetune take without the hypernetwork.
 
     Example: hf export teachers/bowl.safetensors --prompt "a red bowl" --out bowl.glb
     """
@@ -190,14 +194,22 @@ def export(
     from .outputs import scene_mesh, surface_threshold
 
     check_out(out, (".glb",))
+    if nerf is not None:
+        check_out(nerf, (".safetensors",))
     check_positive("--resolution", resolution, minimum=16)
     start = time.perf_counter()
-    scene = load_scene(str(model), prompt)
+    scene, encoder_id = load_scene(str(model), prompt)
     mesh_threshold = surface_threshold(scene) if threshold is None else threshold
     mesh = scene_mesh(scene, resolution, mesh_threshold)
     write_glb(mesh, out)
+    if nerf is not None:
+        from . import checkpoint as ckpt_io
+        from .model import nerf_checkpoint
+
+        ckpt_io.save(nerf_checkpoint(scene, encoder_id, {"baked_from": str(model)}), nerf)
     result = {
         "out": str(out),
+        "nerf": str(nerf) if nerf else None,
         "threshold": round(mesh_threshold, 3),
         "vertices": int(len(mesh.vertices)),
         "faces": int(len(mesh.faces)),
@@ -227,7 +239,7 @@ def render(
     check_positive("--resolution", resolution, minimum=8)
     check_positive("--views", views)
     start = time.perf_counter()
-    scene = load_scene(str(model), prompt)
+    scene, _ = load_scene(str(model), prompt)
     frames = [f.numpy() for f in turntable(scene, views, resolution)]
     save_image(frames if len(frames) > 1 else frames[0], out)
     result = {"out": str(out), "views": views, "resolution": resolution, "seconds": round(time.perf_counter() - start, 3)}

@@ -133,11 +133,12 @@ def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
     return NerfScene(field, weights, grid, ck.prompts[0] if ck.prompts else "")
 
 
-def load_scene(path: str, prompt: str | None) -> NerfScene:
-    """Any checkpoint → one NerfScene: a baked NeRF as is, a teacher/student baked at `prompt`."""
+def load_scene(path: str, prompt: str | None) -> tuple[NerfScene, str]:
+    """Any checkpoint → (one NerfScene, its text encoder id): a baked NeRF as is, a teacher or
+    student baked at `prompt`."""
     ck = ckpt_io.load(path)
     if ck.kind == "nerf":
-        return scene_from_nerf(ck)
-    if not prompt:
+        return scene_from_nerf(ck), ck.text_encoder
+    if prompt is None:
         raise HfcliError(f"{path} is a {ck.kind}: give --prompt to choose what it renders")
-    return PromptModel.from_checkpoint(ck).bake([prompt])[0]
+    return PromptModel.from_checkpoint(ck).bake([prompt])[0], ck.text_encoder

@@ -73,3 +73,22 @@ def test_exported_teacher_mesh_is_valid_and_coloured(taught, tmp_path):
     assert np.all(median <= albedo + 0.05) and median.max() > 0.4
     report = validate_glb(glb)
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"]
+
+
+def test_baked_nerf_meshes_and_renders_like_its_teacher(taught, tmp_path):
+    import numpy as np
+
+    from hfcli.cli import run
+    from hfcli.imageio import load_png
+
+    out, _, _ = taught
+    nerf = tmp_path / "red_bowl.safetensors"
+    common = ["--resolution", "48"]
+    assert run(["export", str(out), "-p", "a red bowl", "--out", str(tmp_path / "a.glb"), "--nerf", str(nerf), *common]) == 0
+    assert ck.read_header(nerf)["kind"] == "nerf"
+    assert run(["export", str(nerf), "--out", str(tmp_path / "b.glb"), *common]) == 0
+    assert (tmp_path / "a.glb").read_bytes() == (tmp_path / "b.glb").read_bytes()
+    assert run(["render", str(out), "-p", "a red bowl", "--out", str(tmp_path / "a.png"), "--resolution", "32"]) == 0
+    assert run(["render", str(nerf), "--out", str(tmp_path / "b.png"), "--resolution", "32"]) == 0
+    a, b = load_png(tmp_path / "a.png"), load_png(tmp_path / "b.png")
+    assert np.abs(a - b).max() <= 1 / 255 and a.min() < 0.5  # same picture, and not a blank one
