@@ -171,6 +171,86 @@ def teach(
 
 
 @app.command()
+def distill(
+    teachers: list[Path] = typer.Argument(None, help="Teacher checkpoints (.safetensors).", show_default=False),
+    prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="Prompts the student learns (default: every teacher prompt)."),
+    out: Path = typer.Option(Path("student.safetensors"), help="Student checkpoint to write."),
+    steps: int = typer.Option(D.DISTILL_STEPS, help="Training steps."),
+    seed: int = typer.Option(0, help="Random seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last save in --out."),
+    static: bool = typer.Option(False, "--static", help="Ablation: weight heads see the scene code only (no pooled activations)."),
+    rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays rendered per training step."),
+    json_out: bool = JsonOpt,
+):
+    """Distil teachers into one student that holds all their prompts and answers new ones.
+
+    Example: hf distill teachers/*.safetensors --prompts prompts/train.txt --out student.safetensors
+    """
+    from .train.distill import distill as run_distill
+    from .train.fit import FitConfig
+
+    prompts = read_prompt_file(prompts_file) if prompts_file is not None else None
+    check_positive("--steps", steps)
+    check_positive("--rays-per-step", rays_per_step)
+    check_out(out, (".safetensors",))
+    if resume and not out.exists():
+        raise HfcliError(f"--resume: no checkpoint at {out} to resume from")
+    cfg = FitConfig(rays_per_step=rays_per_step)
+    cfg.train.steps, cfg.train.seed, cfg.hyper.dynamic = steps, seed, not static
+    with ProgressBars() as bars:
+        result = run_distill(list(teachers or []), prompts, out, cfg, resume=resume, report=bars)
+    psnr = "n/a" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
+    emit(result, json_out, f"wrote {result['out']}: {len(result['prompts'])} prompts, {result['steps']} steps, PSNR {psnr}")
+
+
+@app.command()
+def generate(
+    prompt: Optional[str] = typer.Argument(None, help="The prompt (or give --prompts FILE).", show_default=False),
+    model: Path = typer.Option(..., help="A student or teacher checkpoint.", show_default=False),
+    out: Optional[Path] = typer.Option(None, help="Mesh to write (.glb) for one prompt."),
+    prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="Many prompts, one per line: meshes go to --out-dir."),
+    out_dir: Optional[Path] = typer.Option(None, help="Directory for the meshes of --prompts."),
+    nerf: Optional[Path] = typer.Option(None, help="Also write the baked NeRF (.safetensors); one prompt only."),
+    preview: Optional[Path] = typer.Option(None, help="Also write a preview render (.png); one prompt only."),
+    resolution: int = typer.Option(D.MESH_RESOLUTION, help="Marching-cubes grid resolution per axis."),
+    json_out: bool = JsonOpt,
+):
+    """A mesh from text in one forward pass of the hypernetwork, zero-shot.
+
+    Example: hf generate "a blue chair" --model student.safetensors --out chair.glb
+    """
+    from .generate import generate_many
+
+    if (prompt is None) == (prompts_file is None):
+        raise HfcliError("give one prompt, or --prompts FILE with --out-dir DIR")
+    if prompt is not None:
+        if out is None:
+            raise HfcliError("give --out X.glb for the mesh")
+        check_out(out, (".glb",))
+        jobs = [(prompt, out)]
+    else:
+        if out_dir is None:
+            raise HfcliError("--prompts needs --out-dir DIR")
+        if nerf is not None or preview is not None:
+            raise HfcliError("--nerf and --preview are for one prompt; drop them with --prompts")
+        from .guidance.dataset import slug
+        from .fsutil import check_writable
+
+        prompts = read_prompt_file(prompts_file)
+        check_writable(out_dir / "x.glb")
+        jobs = [(p, out_dir / f"{slug(p)}.glb") for p in prompts]
+    if nerf is not None:
+        check_out(nerf, (".safetensors",))
+    if preview is not None:
+        check_out(preview, (".png",))
+    check_positive("--resolution", resolution, minimum=16)
+    with ProgressBars(enabled=len(jobs) > 1) as bars:
+        results = generate_many(model, jobs, resolution, nerf, preview, report=bars)
+    result = results[0] if prompt is not None else {"out_dir": str(out_dir), "meshes": results}
+    emit(result, json_out, f"wrote {len(results)} mesh(es)" if len(results) > 1 else f"wrote {results[0]['out']}")
+
+
+@app.command()
 def export(
     model: Path = ModelArg,
     prompt: Optional[str] = PromptOpt,
@@ -291,8 +371,6 @@ class NotYetError(HfcliError):
     pass
 
 
-_not_yet("distill", "the student")
-_not_yet("generate", "the student")
 _not_yet("interpolate", "the student")
 _not_yet("eval", "the student")
 _not_yet("finetune", "Stable Diffusion guidance and finetuning")

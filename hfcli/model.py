@@ -75,10 +75,11 @@ class PromptModel:
         self._encoder = encoder
 
     @classmethod
-    def from_checkpoint(cls, ck: ckpt_io.Checkpoint) -> "PromptModel":
+    def from_checkpoint(cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None) -> "PromptModel":
+        """`encoder`, when given, is shared (it must be the checkpoint's text encoder)."""
         hyper = hyper_from_config(ck.config)
         load_model_state(hyper, ck.tensors)
-        return cls(hyper, ck.text_encoder, ck.prompts)
+        return cls(hyper, ck.text_encoder, ck.prompts, encoder)
 
     @property
     def encoder(self) -> TextEncoder:

@@ -1,0 +1,74 @@
+"""distill and generate: a student learns tiny teachers; bad teacher sets fail clearly."""
+
+import json
+
+import pytest
+
+from hfcli import checkpoint as ck
+from hfcli.cli import run
+from hfcli.errors import HfcliError
+from hfcli.train.distill import distill
+from hfcli.train.teach import teach
+from tests.test_teach import small_config
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("teachers")
+    paths = [root / "bowl.safetensors", root / "plate.safetensors"]
+    teach(["a red bowl"], paths[0], small_config(60), "studio")
+    teach(["a blue plate"], paths[1], small_config(60), "studio")
+    return paths
+
+
+def test_distill_lowers_the_student_teacher_loss(teachers, tmp_path):
+    seen = []
+    out = tmp_path / "student.safetensors"
+    report = distill(teachers, None, out, small_config(60), report=lambda t, d, n, f: seen.append((t, f)))
+    train = [f["psnr"] for t, f in seen if t == "training"]
+    assert report["prompts"] == ["a red bowl", "a blue plate"]
+    assert max(train[-5:]) > train[0] + 6.0, (train[0], train[-5:])  # the student moves well towards the teachers
+    header = ck.read_header(out)
+    assert header["kind"] == "student" and header["extra"]["teachers"] == [str(p) for p in teachers]
+    assert report["psnr"] is not None and report["psnr"] > 18.0
+
+
+def test_generate_from_a_model(teachers, tmp_path, capsys):
+    out = tmp_path / "bowl.glb"
+    rc = run(["generate", "a red bowl", "--model", str(teachers[0]), "--out", str(out), "--resolution", "48",
+              "--preview", str(tmp_path / "p.png"), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["out"] == str(out) and out.stat().st_size > 1000 and (tmp_path / "p.png").exists()
+    assert set(result["seconds"]) == {"load", "text", "hypernet", "mesh", "write"}
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red bowl\na pink bowl\n")
+    rc = run(["generate", "--prompts", str(prompts), "--model", str(teachers[0]), "--out-dir", str(tmp_path / "many"),
+              "--resolution", "48", "--json"])
+    assert rc == 0
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["a_pink_bowl.glb", "a_red_bowl.glb"]
+
+
+def test_prompt_no_teacher_holds(teachers, tmp_path):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red bowl\na green chair\n")
+    with pytest.raises(HfcliError, match="no teacher holds 1 prompt.*'a green chair'"):
+        distill(teachers, ["a red bowl", "a green chair"], tmp_path / "s.safetensors", small_config(1))
+    assert not (tmp_path / "s.safetensors").exists()
+
+
+def test_teachers_with_different_text_encoders(teachers, tmp_path, capsys):
+    other = tmp_path / "other.safetensors"
+    c = ck.load(teachers[1])
+    c.text_encoder = str(tmp_path / "some-other-encoder")
+    ck.save(c, other)
+    rc = run(["distill", str(teachers[0]), str(other), "--out", str(tmp_path / "s.safetensors")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "different text encoders" in err and len(err.strip().splitlines()) == 1
+
+
+def test_empty_teacher_list(tmp_path, capsys):
+    rc = run(["distill", "--out", str(tmp_path / "s.safetensors")])
+    assert rc == 1 and "no teachers given" in capsys.readouterr().err
+    assert not (tmp_path / "s.safetensors").exists()
