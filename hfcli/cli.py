@@ -250,6 +250,59 @@ def generate(
     emit(result, json_out, f"wrote {len(results)} mesh(es)" if len(results) > 1 else f"wrote {results[0]['out']}")
 
 
+@app.command("eval")
+def eval_(
+    model: Path = typer.Argument(..., help="A teacher or student checkpoint.", show_default=False),
+    prompts_file: Path = typer.Option(..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.", show_default=False),
+    mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
+    json_out: bool = JsonOpt,
+):
+    """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
+    and the retrieval baseline (the model's nearest training prompt of the same shape).
+
+    Example: hf eval student.safetensors --prompts prompts/heldout.txt --json
+    """
+    from . import checkpoint as ckpt_io
+    from .evaluate import evaluate_model
+    from .guidance.vocab import parse_prompt
+    from .model import PromptModel
+
+    prompts = read_prompt_file(prompts_file)
+    for n, p in enumerate(prompts, 1):
+        try:
+            parse_prompt(p)
+        except HfcliError as err:
+            raise HfcliError(f"{prompts_file}, prompt {n}: {err}") from None
+    start = time.perf_counter()
+    pm = PromptModel.from_checkpoint(ckpt_io.load(model, kinds=("teacher", "student")))
+    with ProgressBars() as bars:
+        result = evaluate_model(pm, prompts, with_mesh=mesh, report=bars)
+    result.update(model=str(model), seconds=round(time.perf_counter() - start, 2))
+    if not json_out:
+        _print_eval_table(result)
+    emit(result, json_out, f"mean PSNR {result['mean']['psnr']:.2f} dB over {len(prompts)} prompts "
+         f"(retrieval baseline {_fmt(result['baseline_mean']['psnr'])} dB)")
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_eval_table(result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"hf eval {result['model']}")
+    for name in ("prompt", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
+        table.add_column(name, justify="left" if name in ("prompt", "retrieved") else "right")
+    rows = result["prompts"] + [{"prompt": "mean", **result["mean"], "retrieved": "",
+                                 "baseline": result["baseline_mean"]}]
+    for r in rows:
+        base = (r.get("baseline") or {}).get("psnr")
+        table.add_row(r["prompt"], _fmt(r["psnr"]), _fmt(r["ssim"], 3), _fmt(r["iou"], 3), _fmt(r["chamfer"], 4),
+                      r.get("retrieved") or "-", _fmt(base))
+    stderr.print(table)
+
+
 @app.command()
 def export(
     model: Path = ModelArg,
@@ -372,7 +425,6 @@ class NotYetError(HfcliError):
 
 
 _not_yet("interpolate", "the student")
-_not_yet("eval", "the student")
 _not_yet("finetune", "Stable Diffusion guidance and finetuning")
 
 

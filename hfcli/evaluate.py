@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from .errors import EmptyMeshError, HfcliError
+from .metrics import psnr
 from .outputs import render_views
 from .progress import Report, no_report
 from .render import cameras as cams
 
 EVAL_RESOLUTION = 64
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a - b) ** 2).clamp_min(1e-10)
-    return float(-10.0 * torch.log10(mse))
 
 
 @torch.no_grad()
@@ -28,3 +26,95 @@ def evaluate_scenes(scenes, guidance, resolution: int = EVAL_RESOLUTION, report:
         report("evaluating", i + 1, len(scenes), {"psnr": per_prompt[scene.prompt]})
     mean = sum(per_prompt.values()) / max(1, len(per_prompt))
     return {"psnr": round(mean, 3), "per_prompt": per_prompt}
+
+
+# ───────────────────────────── hf eval ─────────────────────────────
+
+EVAL_MESH_RESOLUTION = 96
+SILHOUETTE_OPACITY = 0.5
+
+
+def _true_surface_points(shape: str) -> np.ndarray:
+    """Points on the studio shape's true surface (vertices of its sdf = 0 mesh)."""
+    from .export import extract_mesh
+    from .guidance.shapes import shape_sdf
+
+    mesh = extract_mesh(lambda p: -shape_sdf(shape, p)[0], lambda p: torch.zeros(len(p), 3), threshold=0.0,
+                        resolution=128, fill_cavities=False)
+    return mesh.vertices
+
+
+def scene_metrics(scene, studio, index: int, with_mesh: bool, true_points: np.ndarray | None) -> dict:
+    """PSNR, SSIM, silhouette IoU (16 eval cameras, 64×64) and Chamfer distance of one scene
+    against prompt `index` of a StudioGuidance."""
+    from .guidance.shapes import shape_sdf
+    from .metrics import chamfer, iou, ssim
+    from .outputs import scene_mesh
+
+    cameras = cams.eval_cameras()
+    pred, pred_alpha = render_views(scene, cameras, EVAL_RESOLUTION)
+    gt, gt_alpha = studio.ground_truth_views(index, cameras, EVAL_RESOLUTION)
+    out = {
+        "psnr": sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras),
+        "ssim": sum(ssim(p, g) for p, g in zip(pred, gt)) / len(cameras),
+        "iou": iou(pred_alpha > SILHOUETTE_OPACITY, gt_alpha > SILHOUETTE_OPACITY),
+        "chamfer": None,
+    }
+    if with_mesh and true_points is not None:
+        try:
+            mesh = scene_mesh(scene, EVAL_MESH_RESOLUTION)
+            sdf, _ = shape_sdf(studio.parsed[index].shape, torch.as_tensor(mesh.vertices))
+            out["chamfer"] = chamfer(mesh.vertices, true_points, sdf.abs().numpy())
+        except EmptyMeshError:
+            out["chamfer"] = float("inf")
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
+    """The training prompt of the same shape whose colour is closest in RGB (the retrieval baseline)."""
+    from .guidance.vocab import COLOURS, parse_prompt
+
+    target = parse_prompt(prompt)
+    best, best_d = None, float("inf")
+    for cand in training:
+        try:
+            p = parse_prompt(cand)
+        except HfcliError:
+            continue
+        if p.shape != target.shape:
+            continue
+        d = float(np.linalg.norm(np.subtract(COLOURS[p.colour], COLOURS[target.colour])))
+        if d < best_d:
+            best, best_d = cand, d
+    return best
+
+
+def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Report = no_report) -> dict:
+    """Metrics of a teacher or student on studio prompts, with the retrieval baseline."""
+    from .guidance.studio import StudioGuidance
+
+    studio = StudioGuidance(prompts)  # raises PromptError for prompts outside the vocabulary
+    surfaces: dict[str, np.ndarray] = {}
+    rows = []
+    for i, prompt in enumerate(prompts):
+        shape = studio.parsed[i].shape
+        if with_mesh and shape not in surfaces:
+            surfaces[shape] = _true_surface_points(shape)
+        scene = model.bake([prompt])[0]
+        row = {"prompt": prompt, **scene_metrics(scene, studio, i, with_mesh, surfaces.get(shape))}
+        neighbour = nearest_training_prompt(prompt, model.prompts)
+        row["retrieved"] = neighbour
+        row["baseline"] = None
+        if neighbour is not None:
+            row["baseline"] = scene_metrics(model.bake([neighbour])[0], studio, i, with_mesh, surfaces.get(shape))
+        rows.append(row)
+        report("evaluating", i + 1, len(prompts), {"psnr": row["psnr"]})
+    return {"prompts": rows, "mean": _means(rows), "baseline_mean": _means([r["baseline"] for r in rows if r["baseline"]])}
+
+
+def _means(rows: list[dict]) -> dict:
+    out = {}
+    for key in ("psnr", "ssim", "iou", "chamfer"):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        out[key] = round(sum(values) / len(values), 4) if values else None
+    return out

@@ -10,7 +10,7 @@ from hfcli import checkpoint as ck
 from hfcli.errors import CheckpointError
 from hfcli.field import FieldConfig
 from hfcli.hyper import HyperConfig, HyperNet
-from hfcli.model import PromptModel, fresh_grid, load_model_state, model_state, nerf_checkpoint, scene_from_nerf
+from hfcli.model import PromptModel, load_model_state, model_state, nerf_checkpoint, scene_from_nerf
 from hfcli.text import TextEncoder
 
 SMALL_FIELD = FieldConfig(plane_res=16, plane_features=4, grid_res=8, grid_features=4, hidden=16)

@@ -72,3 +72,24 @@ def test_empty_teacher_list(tmp_path, capsys):
     rc = run(["distill", "--out", str(tmp_path / "s.safetensors")])
     assert rc == 1 and "no teachers given" in capsys.readouterr().err
     assert not (tmp_path / "s.safetensors").exists()
+
+
+def test_eval_reports_metrics_and_the_retrieval_baseline(teachers, tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red bowl\na pink bowl\n")
+    rc = run(["eval", str(teachers[0]), "--prompts", str(prompts), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    red, pink = result["prompts"]
+    assert red["retrieved"] == "a red bowl" and pink["retrieved"] == "a red bowl"  # the only bowl it knows
+    assert red["baseline"]["psnr"] == red["psnr"]  # a training prompt is its own nearest neighbour
+    assert red["psnr"] > 20 and 0.5 < red["ssim"] <= 1 and red["iou"] > 0.8
+    assert 0 < red["chamfer"] < 0.1  # in scene units; the object spans about 1.6
+    assert result["mean"]["psnr"] is not None and result["baseline_mean"]["psnr"] is not None
+
+
+def test_eval_refuses_prompts_outside_the_studio(teachers, tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red bowl\na cosy cabin\n")
+    assert run(["eval", str(teachers[0]), "--prompts", str(prompts)]) == 1
+    assert "prompt 2" in capsys.readouterr().err

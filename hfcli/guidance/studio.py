@@ -156,8 +156,13 @@ class StudioGuidance:
         return mse, {"mse": value, "psnr": -10 * math.log10(max(value, 1e-10))}
 
     @torch.no_grad()
-    def render_views(self, scene: int, cameras: cams.Cameras, resolution: int) -> torch.Tensor:
-        """Ground-truth images [B, H, W, 3] of one prompt."""
+    def ground_truth_views(self, scene: int, cameras: cams.Cameras, resolution: int):
+        """Ground-truth images [B, H, W, 3] and opacities [B, H, W] of one prompt."""
         o, d = cams.image_rays(cameras, resolution)
         geo = self.geometry[self.parsed[scene].shape].render(o.reshape(-1, 3), d.reshape(-1, 3))
-        return colorize(geo, self.albedos[scene]).reshape(len(cameras), resolution, resolution, 3)
+        shape = (len(cameras), resolution, resolution)
+        return colorize(geo, self.albedos[scene]).reshape(*shape, 3), geo[:, 0].reshape(shape)
+
+    def render_views(self, scene: int, cameras: cams.Cameras, resolution: int) -> torch.Tensor:
+        """Ground-truth images [B, H, W, 3] of one prompt."""
+        return self.ground_truth_views(scene, cameras, resolution)[0]
