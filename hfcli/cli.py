@@ -250,6 +250,37 @@ def generate(
     emit(result, json_out, f"wrote {len(results)} mesh(es)" if len(results) > 1 else f"wrote {results[0]['out']}")
 
 
+@app.command()
+def interpolate(
+    prompt_a: str = typer.Argument(..., help="Prompt at t = 0.", show_default=False),
+    prompt_b: str = typer.Argument(..., help="Prompt at t = 1.", show_default=False),
+    model: Path = typer.Option(..., help="A student or teacher checkpoint.", show_default=False),
+    frames: int = typer.Option(8, help="Number of frames, both ends included."),
+    out: Path = typer.Option(..., help="Directory for frame_NNN.glb and morph.gif.", show_default=False),
+    resolution: int = typer.Option(64, help="Marching-cubes resolution of each frame."),
+    turntable: bool = typer.Option(False, "--turntable", help="Turn the camera while morphing."),
+    json_out: bool = JsonOpt,
+):
+    """Morph between two prompts in the hypernetwork's conditioning space.
+
+    Example: hf interpolate "a red chair" "a blue bowl" --model student.safetensors --out morph/
+    """
+    from .fsutil import check_writable
+    from .interpolate import interpolate as run_interpolate
+    from .text import check_prompt
+
+    check_prompt(prompt_a)
+    check_prompt(prompt_b)
+    check_positive("--frames", frames, minimum=2)
+    check_positive("--resolution", resolution, minimum=16)
+    if out.exists() and not out.is_dir():
+        raise HfcliError(f"--out {out} exists and is not a directory")
+    check_writable(out / "morph.gif")
+    with ProgressBars() as bars:
+        result = run_interpolate(model, prompt_a, prompt_b, frames, out, resolution, turntable, report=bars)
+    emit(result, json_out, f"wrote {frames} meshes and {result['gif']}")
+
+
 @app.command("eval")
 def eval_(
     model: Path = typer.Argument(..., help="A teacher or student checkpoint.", show_default=False),
@@ -424,7 +455,6 @@ class NotYetError(HfcliError):
     pass
 
 
-_not_yet("interpolate", "the student")
 _not_yet("finetune", "Stable Diffusion guidance and finetuning")
 
 

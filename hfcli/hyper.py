@@ -85,7 +85,10 @@ class HyperNet(nn.Module):
 
     def forward(self, tokens: TokenStates) -> MLPWeights:
         """Weights of every layer, batched over prompts: [(W [P, out, in], b [P, out]), ...]."""
-        z = self.scene_code(tokens)
+        return self.weights_from_code(self.scene_code(tokens))
+
+    def weights_from_code(self, z: torch.Tensor) -> MLPWeights:
+        """Scene codes z [P, d_model] → batched weights (the conditioning space interpolate walks)."""
         n_prompts = z.shape[0]
         if not self.cfg.dynamic:
             return [head(z) for head in self.heads]
@@ -102,8 +105,12 @@ class HyperNet(nn.Module):
     @torch.no_grad()
     def bake(self, tokens: TokenStates) -> list[MLPWeights]:
         """One plain-tensor MLP per prompt: [[(W [out, in], b [out]), ...], ...]."""
-        batched = self.forward(tokens)
-        return [[(w[p].clone(), b[p].clone()) for w, b in batched] for p in range(tokens.states.shape[0])]
+        return self.bake_codes(self.scene_code(tokens))
+
+    @torch.no_grad()
+    def bake_codes(self, z: torch.Tensor) -> list[MLPWeights]:
+        batched = self.weights_from_code(z)
+        return [[(w[p].clone(), b[p].clone()) for w, b in batched] for p in range(z.shape[0])]
 
 
 def select_prompt(weights: MLPWeights, p: int) -> MLPWeights:

@@ -94,6 +94,13 @@ class PromptModel:
     def bake_tokens(self, tokens: TokenStates, prompts: list[str]) -> list[NerfScene]:
         return [self._scene(w, p) for w, p in zip(self.hyper.bake(tokens), prompts)]
 
+    @torch.no_grad()
+    def interpolate(self, prompt_a: str, prompt_b: str, ts: list[float]) -> list[NerfScene]:
+        """NeRFs along the straight line between two prompts' scene codes, at each t in `ts`."""
+        z = self.hyper.scene_code(self.encoder.encode([prompt_a, prompt_b]))
+        codes = torch.stack([(1 - t) * z[0] + t * z[1] for t in ts])
+        return [self._scene(w, f"{prompt_a} → {prompt_b} @ {t:.3f}") for w, t in zip(self.hyper.bake_codes(codes), ts)]
+
     def _scene(self, weights: MLPWeights, prompt: str) -> NerfScene:
         field = self.hyper.field
         with torch.no_grad():

@@ -117,7 +117,7 @@ def test_threshold_above_every_density_has_no_surface(tmp_path, capsys, teacher)
 
 
 def test_commands_of_later_issues_say_so(capsys):
-    _fails(capsys, ["interpolate", "a", "b"], "not available in this release", code=3)
+    _fails(capsys, ["finetune", "a red chair"], "not available in this release", code=3)
 
 
 def test_hub_commands_are_passed_on(capsys):

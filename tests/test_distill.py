@@ -93,3 +93,30 @@ def test_eval_refuses_prompts_outside_the_studio(teachers, tmp_path, capsys):
     prompts.write_text("a red bowl\na cosy cabin\n")
     assert run(["eval", str(teachers[0]), "--prompts", str(prompts)]) == 1
     assert "prompt 2" in capsys.readouterr().err
+
+
+def test_interpolation_ends_reproduce_the_prompts(teachers):
+    import torch
+
+    from hfcli.model import PromptModel
+
+    model = PromptModel.from_checkpoint(ck.load(teachers[0]))
+    ends = model.interpolate("a red bowl", "a pink bowl", [0.0, 0.5, 1.0])
+    direct = model.bake(["a red bowl", "a pink bowl"])
+    pts = torch.rand(500, 3) * 2 - 1
+    for got, want in ((ends[0], direct[0]), (ends[2], direct[1])):
+        for a, b in zip(got.query(pts), want.query(pts)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    middle = ends[1].query(pts)[1]
+    assert not torch.allclose(middle, direct[0].query(pts)[1], atol=1e-4)  # it does move
+
+
+def test_interpolate_command_writes_frames_and_gif(teachers, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "morph"
+    rc = run(["interpolate", "a red bowl", "a pink bowl", "--model", str(teachers[0]), "--frames", "3",
+              "--out", str(out), "--resolution", "32", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["frame_000.glb", "frame_001.glb", "frame_002.glb", "morph.gif"]
+    assert Image.open(out / "morph.gif").n_frames == 4  # there and back
