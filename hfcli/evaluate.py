@@ -66,7 +66,8 @@ def scene_metrics(scene, studio, index: int, with_mesh: bool, true_points: np.nd
             sdf, _ = shape_sdf(studio.parsed[index].shape, torch.as_tensor(mesh.vertices))
             out["chamfer"] = chamfer(mesh.vertices, true_points, sdf.abs().numpy())
         except EmptyMeshError:
-            out["chamfer"] = float("inf")
+            out["chamfer"] = None  # no surface to measure (JSON has no infinity)
+            out["mesh_error"] = "no surface"
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
