@@ -8,6 +8,7 @@ from .defaults import MESH_DENSITY_THRESHOLD, MESH_RESOLUTION
 from .export import Mesh, extract_mesh
 from .model import NerfScene
 from .render import cameras as cams
+from .render.raymarch_torch import grid_lookup
 from .render.renderer import render_image_batches
 
 WHITE = torch.ones(3)
@@ -51,7 +52,25 @@ def surface_threshold(scene: NerfScene, resolution: int = 48) -> float:
     return SURFACE_FRACTION * float(scene.density(points).median())
 
 
+def occupied_density(scene: NerfScene):
+    """The scene's density, evaluated only in cells its occupancy grid keeps (zero elsewhere).
+    Culled cells are below the grid's 1%-per-step density, far under any mesh threshold, so
+    the surface is the same while most of the box is never queried."""
+    grid = scene.grid
+
+    def density(points: torch.Tensor) -> torch.Tensor:
+        keep = grid_lookup(grid.occupied, points, torch.zeros(len(points), dtype=torch.long), grid.aabb)
+        out = torch.zeros(len(points), dtype=points.dtype)
+        if bool(keep.any()):
+            out[keep] = scene.density(points[keep])
+        return out
+
+    return density
+
+
 def scene_mesh(scene: NerfScene, resolution: int = MESH_RESOLUTION, threshold: float | None = None) -> Mesh:
     """Mesh of a scene at `threshold` (default: the field's own surface_threshold)."""
     level = surface_threshold(scene) if threshold is None else threshold
-    return extract_mesh(scene.density, scene.albedo, threshold=level, resolution=resolution, smooth_voxels=MESH_SMOOTH_VOXELS)
+    # Skipping culled cells is exact only for levels well above the grid's own threshold.
+    density = occupied_density(scene) if level > 2 * float(scene.grid.thresholds().max()) else scene.density
+    return extract_mesh(density, scene.albedo, threshold=level, resolution=resolution, smooth_voxels=MESH_SMOOTH_VOXELS)

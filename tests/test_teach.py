@@ -92,3 +92,23 @@ def test_baked_nerf_meshes_and_renders_like_its_teacher(taught, tmp_path):
     assert run(["render", str(nerf), "--out", str(tmp_path / "b.png"), "--resolution", "32"]) == 0
     a, b = load_png(tmp_path / "a.png"), load_png(tmp_path / "b.png")
     assert np.abs(a - b).max() <= 1 / 255 and a.min() < 0.5  # same picture, and not a blank one
+
+
+def test_meshing_only_occupied_cells_gives_the_same_mesh(taught):
+    import numpy as np
+
+    from hfcli.export import extract_mesh
+    from hfcli.model import load_scene
+    from hfcli.outputs import MESH_SMOOTH_VOXELS, scene_mesh, surface_threshold
+
+    out, _, _ = taught
+    scene, _ = load_scene(str(out), "a mint bowl")
+    level = surface_threshold(scene)
+    full = extract_mesh(scene.density, scene.albedo, threshold=level, resolution=64, smooth_voxels=MESH_SMOOTH_VOXELS)
+    fast = scene_mesh(scene, 64, level)
+    from scipy.spatial import cKDTree
+
+    assert abs(len(fast.faces) - len(full.faces)) <= 0.01 * len(full.faces)
+    # The same surface: every vertex of each mesh lies on (next to) a vertex of the other.
+    assert cKDTree(full.vertices).query(fast.vertices)[0].max() < 1e-3
+    assert cKDTree(fast.vertices).query(full.vertices)[0].max() < 1e-3
