@@ -44,31 +44,33 @@ def _true_surface_points(shape: str) -> np.ndarray:
     return mesh.vertices
 
 
-def scene_metrics(scene, studio, index: int, with_mesh: bool, true_points: np.ndarray | None) -> dict:
-    """PSNR, SSIM, silhouette IoU (16 eval cameras, 64×64) and Chamfer distance of one scene
-    against prompt `index` of a StudioGuidance."""
-    from .guidance.shapes import shape_sdf
-    from .metrics import chamfer, iou, ssim
-    from .outputs import scene_mesh
+def image_metrics(scene, studio, index: int) -> dict:
+    """PSNR, SSIM and silhouette IoU of one scene against prompt `index` of a StudioGuidance,
+    over the 16 eval cameras at 64×64."""
+    from .metrics import iou, ssim
 
     cameras = cams.eval_cameras()
     pred, pred_alpha = render_views(scene, cameras, EVAL_RESOLUTION)
     gt, gt_alpha = studio.ground_truth_views(index, cameras, EVAL_RESOLUTION)
-    out = {
-        "psnr": sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras),
-        "ssim": sum(ssim(p, g) for p, g in zip(pred, gt)) / len(cameras),
-        "iou": iou(pred_alpha > SILHOUETTE_OPACITY, gt_alpha > SILHOUETTE_OPACITY),
-        "chamfer": None,
+    return {
+        "psnr": round(sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras), 4),
+        "ssim": round(sum(ssim(p, g) for p, g in zip(pred, gt)) / len(cameras), 4),
+        "iou": round(iou(pred_alpha > SILHOUETTE_OPACITY, gt_alpha > SILHOUETTE_OPACITY), 4),
     }
-    if with_mesh and true_points is not None:
-        try:
-            mesh = scene_mesh(scene, EVAL_MESH_RESOLUTION)
-            sdf, _ = shape_sdf(studio.parsed[index].shape, torch.as_tensor(mesh.vertices))
-            out["chamfer"] = chamfer(mesh.vertices, true_points, sdf.abs().numpy())
-        except EmptyMeshError:
-            out["chamfer"] = None  # no surface to measure (JSON has no infinity)
-            out["mesh_error"] = "no surface"
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
+    """Chamfer distance between the scene's mesh and the shape's true surface."""
+    from .guidance.shapes import shape_sdf
+    from .metrics import chamfer
+    from .outputs import scene_mesh
+
+    try:
+        mesh = scene_mesh(scene, EVAL_MESH_RESOLUTION)
+    except EmptyMeshError:
+        return {"chamfer": None, "mesh_error": "no surface"}  # JSON has no infinity
+    sdf, _ = shape_sdf(shape, torch.as_tensor(mesh.vertices))
+    return {"chamfer": round(chamfer(mesh.vertices, true_points, sdf.abs().numpy()), 4)}
 
 
 def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
@@ -96,18 +98,35 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
 
     studio = StudioGuidance(prompts)  # raises PromptError for prompts outside the vocabulary
     surfaces: dict[str, np.ndarray] = {}
+    scenes: dict[str, object] = {}
+    chamfers: dict[str, dict] = {}  # a scene's mesh is the same whichever prompt it is scored for
+
+    def metrics(scored: str, i: int) -> dict:
+        """Metrics of the model's answer to `scored` against the ground truth of prompt i."""
+        if scored not in scenes:
+            scenes[scored] = model.bake([scored])[0]
+        out = image_metrics(scenes[scored], studio, i)
+        if with_mesh:
+            shape = studio.parsed[i].shape
+            if shape not in surfaces:
+                surfaces[shape] = _true_surface_points(shape)
+            if scored not in chamfers:
+                chamfers[scored] = mesh_chamfer(scenes[scored], shape, surfaces[shape])
+            out.update(chamfers[scored])
+        else:
+            out["chamfer"] = None
+        return out
+
     rows = []
     for i, prompt in enumerate(prompts):
-        shape = studio.parsed[i].shape
-        if with_mesh and shape not in surfaces:
-            surfaces[shape] = _true_surface_points(shape)
-        scene = model.bake([prompt])[0]
-        row = {"prompt": prompt, **scene_metrics(scene, studio, i, with_mesh, surfaces.get(shape))}
+        row = {"prompt": prompt, **metrics(prompt, i)}
         neighbour = nearest_training_prompt(prompt, model.prompts)
         row["retrieved"] = neighbour
         row["baseline"] = None
         if neighbour is not None:
-            row["baseline"] = scene_metrics(model.bake([neighbour])[0], studio, i, with_mesh, surfaces.get(shape))
+            # A training prompt is its own nearest neighbour: its baseline is its own row.
+            same = {k: row[k] for k in row if k not in ("prompt", "retrieved", "baseline")}
+            row["baseline"] = same if neighbour == prompt else metrics(neighbour, i)
         rows.append(row)
         report("evaluating", i + 1, len(prompts), {"psnr": row["psnr"]})
     return {"prompts": rows, "mean": _means(rows), "baseline_mean": _means([r["baseline"] for r in rows if r["baseline"]])}

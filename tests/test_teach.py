@@ -95,7 +95,6 @@ def test_baked_nerf_meshes_and_renders_like_its_teacher(taught, tmp_path):
 
 
 def test_meshing_only_occupied_cells_gives_the_same_mesh(taught):
-    import numpy as np
 
     from hfcli.export import extract_mesh
     from hfcli.model import load_scene

@@ -71,4 +71,5 @@ def distill(
         return TeacherGuidance(scenes, c.rays_per_step)
 
     extra = {"teachers": [str(p) for p in teacher_paths]}
-    return fit("student", prompts, out, cfg, make_guidance, lambda: _studio_reference(prompts), resume, report, extra)
+    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: _studio_reference(prompts), resume,
+               report, extra, encoder=teachers[0].encoder)

@@ -41,13 +41,15 @@ def fit(
     out: Path,
     cfg: FitConfig,
     make_guidance: Callable[[FitConfig], Guidance],
-    evaluator: Callable[[], object | None],
+    evaluator: Callable[[Guidance], object | None],
     resume: bool = False,
     report: Report = no_report,
     extra: dict | None = None,
+    encoder: TextEncoder | None = None,
 ) -> dict:
-    """Train (or resume) a `kind` HyperNet on `prompts`, save it to `out`, evaluate it with the
-    guidance `evaluator()` returns (one with `render_views`, or None to skip). Returns the report."""
+    """Train (or resume) a `kind` HyperNet on `prompts`, save it to `out`, evaluate it with what
+    `evaluator(training guidance)` returns (one with `render_views`, or None to skip).
+    `encoder` is an already loaded text encoder to reuse. Returns the report."""
     start = time.perf_counter()
     resumed = None
     if resume:
@@ -58,7 +60,8 @@ def fit(
         cfg.hyper = HyperConfig(**resumed.config["hyper"])
         cfg.text_encoder = resumed.text_encoder
     guidance = make_guidance(cfg)
-    encoder = TextEncoder(cfg.text_encoder)
+    if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
+        encoder = TextEncoder(cfg.text_encoder)
     tokens = encoder.encode(prompts)
     torch.manual_seed(cfg.train.seed)
     hyper = HyperNet(cfg.field, cfg.hyper)
@@ -85,7 +88,7 @@ def fit(
     last = trainer.run(lambda step, total, figures: report("training", step, total, figures), on_save=save)
     train_seconds = time.perf_counter() - start
     metrics: dict = {"psnr": None, "per_prompt": {}}
-    reference = evaluator()
+    reference = evaluator(guidance)
     if reference is not None:
         scenes = PromptModel(hyper, cfg.text_encoder, prompts, encoder).bake_tokens(tokens, prompts)
         metrics = evaluate_scenes(scenes, reference, report=report)

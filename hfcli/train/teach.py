@@ -29,11 +29,9 @@ def teach(
     resume: bool = False,
     report: Report = no_report,
 ) -> dict:
-    """Train (or resume) a teacher, save it to `out`, evaluate it. Returns the report."""
-    guidance: list[StudioGuidance] = []
+    """Train (or resume) a teacher, save it to `out`, evaluate it against its own guidance."""
 
     def make(c: FitConfig):
-        guidance.append(make_guidance(guidance_name, prompts, c, report))
-        return guidance[0]
+        return make_guidance(guidance_name, prompts, c, report)
 
-    return fit("teacher", prompts, out, cfg, make, lambda: guidance[0], resume, report)
+    return fit("teacher", prompts, out, cfg, make, lambda guidance: guidance, resume, report)
