@@ -4,6 +4,7 @@
 # lands as JSON in $OUT. Run one thing at a time on a 2-core machine (torch processes fight).
 #
 #   bash benchmarks/full_run.sh                      # defaults of hf teach / hf distill
+#   PARALLEL=1 bash benchmarks/full_run.sh           # both students at once, half the cores each
 #   TEACH_STEPS=20 DISTILL_STEPS=20 SHAPES="bowl plate" OUT=runs/smoke bash benchmarks/full_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +27,22 @@ for shape in $SHAPES; do
       | tail -n 1 > "$OUT/teachers/$shape.json"
 done
 
-for variant in dynamic static; do
-  flag=$([ "$variant" = static ] && echo --static || true)
+# The two students share nothing, so on a multi-core machine they may train side by side
+# (PARALLEL=1 gives each half the cores: OMP_NUM_THREADS=$((cores / 2))).
+student() {  # variant
+  local variant=$1 flag=
+  [ "$variant" = static ] && flag=--static
   [ -f "$OUT/student_$variant.safetensors" ] ||
     $HF distill "$OUT"/teachers/*.safetensors --prompts "$train_prompts" --out "$OUT/student_$variant.safetensors" \
       $flag $(step_flag "${DISTILL_STEPS:-}") --json | tail -n 1 > "$OUT/distill_$variant.json"
   $HF eval "$OUT/student_$variant.safetensors" --prompts "$train_prompts" --json | tail -n 1 > "$OUT/eval_train_$variant.json"
   $HF eval "$OUT/student_$variant.safetensors" --prompts "$heldout_prompts" --json | tail -n 1 > "$OUT/eval_heldout_$variant.json"
-done
+}
+if [ "${PARALLEL:-0}" = 1 ]; then
+  half=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
+  OMP_NUM_THREADS=$half student dynamic & OMP_NUM_THREADS=$half student static & wait
+else
+  student dynamic
+  student static
+fi
 echo "figures in $OUT/*.json"

@@ -180,6 +180,8 @@ def distill(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last save in --out."),
     static: bool = typer.Option(False, "--static", help="Ablation: weight heads see the scene code only (no pooled activations)."),
     rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays rendered per training step."),
+    plane_features: int = typer.Option(D.STUDENT_PLANE_FEATURES, help="Channels of the shared tri-plane (all prompts share it)."),
+    grid_features: int = typer.Option(D.STUDENT_GRID_FEATURES, help="Channels of the shared coarse 3D grid."),
     json_out: bool = JsonOpt,
 ):
     """Distil teachers into one student that holds all their prompts and answers new ones.
@@ -192,11 +194,14 @@ def distill(
     prompts = read_prompt_file(prompts_file) if prompts_file is not None else None
     check_positive("--steps", steps)
     check_positive("--rays-per-step", rays_per_step)
+    check_positive("--plane-features", plane_features)
+    check_positive("--grid-features", grid_features)
     check_out(out, (".safetensors",))
     if resume and not out.exists():
         raise HfcliError(f"--resume: no checkpoint at {out} to resume from")
     cfg = FitConfig(rays_per_step=rays_per_step)
     cfg.train.steps, cfg.train.seed, cfg.hyper.dynamic = steps, seed, not static
+    cfg.field.plane_features, cfg.field.grid_features = plane_features, grid_features
     with ProgressBars() as bars:
         result = run_distill(list(teachers or []), prompts, out, cfg, resume=resume, report=bars)
     psnr = "n/a" if result["psnr"] is None else f"{result['psnr']:.2f} dB"

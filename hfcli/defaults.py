@@ -1,6 +1,10 @@
 """Defaults a user sees in --help, in one light module (the CLI imports it without torch)."""
 
 DISTILL_STEPS = 3000  # provisional: the full 50-prompt run (BENCHMARKS.md) is yet to tune it
+# A student's shared encoding. Doubling both bought +0.3 dB on a 3-shape pilot at ~1.4x the
+# step time (BENCHMARKS.md), so the default stays at a teacher's width.
+STUDENT_PLANE_FEATURES = 16
+STUDENT_GRID_FEATURES = 8
 TEACH_STEPS = 400  # reaches > 28 dB on every studio teacher set (see BENCHMARKS.md)
 RAYS_PER_STEP = 4096
 MESH_RESOLUTION = 128

@@ -37,6 +37,10 @@ GT_STEP = 0.004
 GT_GRID_RES = 64
 SHELL = 0.08  # depth below the surface after which T < 2e-4
 POOL_RAYS = 1 << 17  # ground-truth rays rendered per shape before training
+# Share of each scene's rays drawn from pool rays that hit the object. A thin shape (the knife
+# covers 5% of a view) otherwise sees so few object rays that the field empties before it
+# forms, and the occupancy grid then culls the object for good.
+FOREGROUND_FRACTION = 0.25
 WHITE = torch.ones(3)
 # Tetrahedron stencil: the SDF and its gradient from 4 evaluations.
 _TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
@@ -116,6 +120,9 @@ class StudioGuidance:
         self.seed = seed
         self.geometry = {p.shape: ShapeGeometry(p.shape) for p in self.parsed}
         self._pools: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self._foreground: dict[str, torch.Tensor] = {}  # pool indices of rays that hit the object
+        # A shape's (opacity, shade) views serve every colour of it: eval asks for them per prompt.
+        self._views: dict[tuple, torch.Tensor] = {}
 
     def prepare(self, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Render the ground-truth ray pool of every shape (the slow part of setting up)."""
@@ -134,6 +141,7 @@ class StudioGuidance:
                 if on_progress:
                     on_progress(done, total)
             pools[shape] = (o, d, torch.cat(parts))
+        self._foreground = {shape: (geo[:, 0] > 0.5).nonzero()[:, 0] for shape, (_, _, geo) in pools.items()}
         self._pools = pools
 
     def sample(self, generator: torch.Generator, scenes: list[int] | None = None) -> RayBatch:
@@ -141,9 +149,14 @@ class StudioGuidance:
         scenes = list(range(len(self.prompts))) if scenes is None else sorted(scenes)
         per_scene = max(1, self.rays_per_step // len(scenes))
         os_, ds, targets = [], [], []
+        n_fg = int(per_scene * FOREGROUND_FRACTION)
         for s in scenes:
-            o, d, geo = self._pools[self.parsed[s].shape]
+            shape = self.parsed[s].shape
+            o, d, geo = self._pools[shape]
+            fg = self._foreground[shape]
             idx = torch.randint(len(o), (per_scene,), generator=generator)
+            if len(fg) and n_fg:
+                idx[:n_fg] = fg[torch.randint(len(fg), (n_fg,), generator=generator)]
             os_.append(o[idx])
             ds.append(d[idx])
             targets.append(colorize(geo[idx], self.albedos[s]))
@@ -158,8 +171,12 @@ class StudioGuidance:
     @torch.no_grad()
     def ground_truth_views(self, scene: int, cameras: cams.Cameras, resolution: int):
         """Ground-truth images [B, H, W, 3] and opacities [B, H, W] of one prompt."""
-        o, d = cams.image_rays(cameras, resolution)
-        geo = self.geometry[self.parsed[scene].shape].render(o.reshape(-1, 3), d.reshape(-1, 3))
+        shape_name = self.parsed[scene].shape
+        key = (shape_name, resolution, cameras.fov_x, cameras.c2w.numpy().tobytes())
+        if key not in self._views:
+            o, d = cams.image_rays(cameras, resolution)
+            self._views[key] = self.geometry[shape_name].render(o.reshape(-1, 3), d.reshape(-1, 3))
+        geo = self._views[key]
         shape = (len(cameras), resolution, resolution)
         return colorize(geo, self.albedos[scene]).reshape(*shape, 3), geo[:, 0].reshape(shape)
 

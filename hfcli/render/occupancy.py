@@ -33,15 +33,24 @@ class OccupancyGrid:
         return self.aabb[:3] + grid * (self.aabb[3:] - self.aabb[:3])
 
     @torch.no_grad()
-    def update(self, density_fn: DensityFn, generator: torch.Generator | None = None, chunk: int = 1 << 18) -> None:
-        """Evaluate density at a jittered point in every cell, fold it into the EMA, re-threshold."""
+    def update(
+        self,
+        density_fn: DensityFn,
+        generator: torch.Generator | None = None,
+        chunk: int = 1 << 18,
+        scenes: list[int] | None = None,
+    ) -> None:
+        """Evaluate density at a jittered point in every cell of `scenes` (default all), fold it
+        into their EMA, re-threshold."""
         g = self.resolution
         cell = (self.aabb[3:] - self.aabb[:3]) / g
-        for s in range(self.ema.shape[0]):
+        for s in range(self.ema.shape[0]) if scenes is None else scenes:
             pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
             sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
             self.ema[s] = torch.maximum(self.ema[s] * self.decay, sigma.reshape(g, g, g).float())
-        self.occupied = self.ema > self.thresholds()
+        # Re-threshold the updated scenes only: one not yet seen stays fully occupied.
+        updated = list(range(self.ema.shape[0])) if scenes is None else list(scenes)
+        self.occupied[updated] = self.ema[updated] > self.thresholds()[updated]
 
     def thresholds(self) -> torch.Tensor:
         """[S, 1, 1, 1]: the 1%-per-step density, or the scene's mean density if lower, so a
@@ -64,7 +73,12 @@ class OccupancyGrid:
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         self.ema = tensors["grid.ema"].clone().float()
-        self.occupied = self.ema > self.thresholds()
+        self.rethreshold()
+
+    def rethreshold(self) -> None:
+        """occupied from ema; a scene no update has reached yet (all zero) stays fully occupied."""
+        unseen = (self.ema == 0).flatten(1).all(dim=1)[:, None, None, None]
+        self.occupied = (self.ema > self.thresholds()) | unseen
 
     def select(self, scenes: list[int]) -> "OccupancyGrid":
         out = OccupancyGrid.__new__(OccupancyGrid)

@@ -114,7 +114,7 @@ class Trainer:
         self.hyper.load_state_dict(model)
         self.opt.load_state_dict(opt)
         self.grid.ema = ema.clone()
-        self.grid.occupied = self.grid.ema > self.grid.thresholds()
+        self.grid.rethreshold()
         self.base_lrs = [lr * 0.5 for lr in self.base_lrs]
         self.rollbacks += 1
         self.recent_losses.clear()
@@ -132,11 +132,23 @@ class Trainer:
             return list(range(n))
         return sorted(torch.randperm(n, generator=self.gen)[: self.cfg.prompts_per_step].tolist())
 
+    def _grid_scenes(self) -> list[int]:
+        """Scenes whose grid this update refreshes: all of a small set, else the next
+        prompts_per_step of them in turn (a 50-prompt student would otherwise spend most of
+        its time here). A function of the step, so resuming keeps the rotation."""
+        n, k = self.tokens.states.shape[0], self.cfg.prompts_per_step
+        if n <= k:
+            return list(range(n))
+        start = (self.step // self.cfg.grid_every) * k
+        return sorted({(start + i) % n for i in range(k)})
+
     @torch.no_grad()
     def update_grid(self) -> None:
-        weights = self.hyper(self.tokens)
+        scenes = self._grid_scenes()
+        weights = self.hyper(self.tokens.select(scenes))
+        slot = {s: i for i, s in enumerate(scenes)}
         field = self.hyper.field
-        self.grid.update(lambda pts, s: field.query(pts, select_prompt(weights, s))[0], self.gen)
+        self.grid.update(lambda pts, s: field.query(pts, select_prompt(weights, slot[s]))[0], self.gen, scenes=scenes)
 
     def train_step(self) -> dict:
         scenes = self._scenes_this_step()
