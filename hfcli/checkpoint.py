@@ -61,7 +61,9 @@ def read_header(path: str | os.PathLike) -> dict:
     """The JSON header alone (cheap: no tensor is read)."""
     from safetensors import safe_open
 
-    path = Path(path)
+    from .bundled import resolve_model
+
+    path = resolve_model(path)
     if not path.is_file():
         raise CheckpointError(f"no such checkpoint: {path}")
     try:
@@ -86,6 +88,9 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
     """Read a checkpoint and check its kind is one of `kinds`."""
     from safetensors.torch import load_file
 
+    from .bundled import resolve_model
+
+    path = resolve_model(path)
     header = read_header(path)
     if header["kind"] not in kinds:
         raise CheckpointError(f"{path} is a {header['kind']} checkpoint; expected {' or '.join(kinds)}")

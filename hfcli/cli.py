@@ -38,7 +38,10 @@ app = typer.Typer(
 )
 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object (paths, figures, timings) as the last line.")
-ModelArg = typer.Argument(..., help="A teacher or student checkpoint, or a baked NeRF (.safetensors).", show_default=False)
+ModelArg = typer.Argument(
+    ..., help="A teacher or student checkpoint, a baked NeRF (.safetensors), or 'default' (the bundled model).", show_default=False
+)
+ModelOpt = typer.Option("default", help="A student or teacher checkpoint; 'default' is the model bundled with hfcli.")
 PromptOpt = typer.Option(None, "--prompt", "-p", help="Prompt to bake (needed for a teacher or student).")
 
 
@@ -211,7 +214,7 @@ def distill(
 @app.command()
 def generate(
     prompt: Optional[str] = typer.Argument(None, help="The prompt (or give --prompts FILE).", show_default=False),
-    model: Path = typer.Option(..., help="A student or teacher checkpoint.", show_default=False),
+    model: Path = ModelOpt,
     out: Optional[Path] = typer.Option(None, help="Mesh to write (.glb) for one prompt."),
     prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="Many prompts, one per line: meshes go to --out-dir."),
     out_dir: Optional[Path] = typer.Option(None, help="Directory for the meshes of --prompts."),
@@ -222,7 +225,7 @@ def generate(
 ):
     """A mesh from text in one forward pass of the hypernetwork, zero-shot.
 
-    Example: hf generate "a blue chair" --model student.safetensors --out chair.glb
+    Example: hf generate "a pink chair" --out chair.glb   (the bundled default model)
     """
     from .generate import generate_many
 
@@ -250,7 +253,8 @@ def generate(
         check_out(preview, (".png",))
     check_positive("--resolution", resolution, minimum=16)
     with ProgressBars(enabled=len(jobs) > 1) as bars:
-        results = generate_many(model, jobs, resolution, nerf, preview, report=bars)
+        results = generate_many(model, jobs, resolution, nerf, preview, report=bars,
+                                warn=lambda msg: stderr.print(msg, soft_wrap=True, highlight=False, markup=False))
     result = results[0] if prompt is not None else {"out_dir": str(out_dir), "meshes": results}
     emit(result, json_out, f"wrote {len(results)} mesh(es)" if len(results) > 1 else f"wrote {results[0]['out']}")
 
@@ -259,7 +263,7 @@ def generate(
 def interpolate(
     prompt_a: str = typer.Argument(..., help="Prompt at t = 0.", show_default=False),
     prompt_b: str = typer.Argument(..., help="Prompt at t = 1.", show_default=False),
-    model: Path = typer.Option(..., help="A student or teacher checkpoint.", show_default=False),
+    model: Path = ModelOpt,
     frames: int = typer.Option(8, help="Number of frames, both ends included."),
     out: Path = typer.Option(..., help="Directory for frame_NNN.glb and morph.gif.", show_default=False),
     resolution: int = typer.Option(64, help="Marching-cubes resolution of each frame."),
@@ -268,7 +272,7 @@ def interpolate(
 ):
     """Morph between two prompts in the hypernetwork's conditioning space.
 
-    Example: hf interpolate "a red chair" "a blue bowl" --model student.safetensors --out morph/
+    Example: hf interpolate "a red chair" "a blue bowl" --out morph/   (the bundled default model)
     """
     from .fsutil import check_writable
     from .interpolate import interpolate as run_interpolate
@@ -288,7 +292,7 @@ def interpolate(
 
 @app.command("eval")
 def eval_(
-    model: Path = typer.Argument(..., help="A teacher or student checkpoint.", show_default=False),
+    model: Path = typer.Argument(..., help="A teacher or student checkpoint, or 'default' (the bundled model).", show_default=False),
     prompts_file: Path = typer.Option(..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.", show_default=False),
     mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
     json_out: bool = JsonOpt,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 from . import checkpoint as ckpt_io
 from .export import write_glb
+from .guidance.vocab import unlearned_shape_note
 from .imageio import save_png
 from .model import PromptModel, nerf_checkpoint
 from .outputs import scene_mesh, turntable
@@ -22,14 +24,19 @@ def generate_many(
     nerf: Path | None = None,
     preview: Path | None = None,
     report: Report = no_report,
+    warn: Callable[[str], None] = lambda _msg: None,
 ) -> list[dict]:
-    """Load the model once, then mesh each (prompt, out) job. Timings are split per stage."""
+    """Load the model once, then mesh each (prompt, out) job. Timings are split per stage.
+    `warn` hears a note for each prompt that names no shape the model learned."""
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     model.encoder  # load now, so per-prompt timings are the per-prompt work
     load_s = time.perf_counter() - start
     results = []
     for n, (prompt, out) in enumerate(jobs):
+        note = unlearned_shape_note(prompt, model.prompts)
+        if note:
+            warn(note)
         t0 = time.perf_counter()
         tokens = model.encoder.encode([prompt])
         t1 = time.perf_counter()
@@ -49,6 +56,7 @@ def generate_many(
             "nerf": str(nerf) if nerf else None,
             "preview": str(preview) if preview else None,
             "faces": int(len(mesh.faces)),
+            "note": note,
             "seconds": {
                 "load": round(load_s, 3) if n == 0 else 0.0,
                 "text": round(t1 - t0, 3),

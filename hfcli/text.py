@@ -7,12 +7,16 @@ The encoder is frozen: hfcli never trains it.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
+from . import bert
 from .errors import HfcliError, PromptError
 
 BUNDLED_ID = "bundled:all-MiniLM-L6-v2"
@@ -52,34 +56,89 @@ def resolve_encoder_path(encoder_id: str) -> Path:
     return path
 
 
+Run = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]  # texts → hidden states [P, T, D], mask [P, T]
+
+
+def _pad_token(path: Path) -> str:
+    """The pad token transformers would use: tokenizer_config.json's, else BERT's default."""
+    config = path / "tokenizer_config.json"
+    token = json.loads(config.read_text()).get("pad_token") if config.is_file() else None
+    if isinstance(token, dict):  # newer configs store an AddedToken as a dict
+        token = token.get("content")
+    return token or "[PAD]"
+
+
+def _load_fast(path: Path, device: torch.device) -> tuple[Run, int]:
+    """Plain-torch BERT + Rust tokenizer: no transformers import, so start-up stays short."""
+    if not ((path / "tokenizer.json").is_file() and (path / "model.safetensors").is_file()):
+        raise bert.UnsupportedModel(f"{path}: no tokenizer.json and model.safetensors")
+    model = bert.Bert(path, device)
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    except Exception as err:  # tokenizers raises a bare Exception for a malformed file
+        raise ValueError(f"tokenizer.json: {err}") from None
+    # tokenizer.json carries its own settings (the bundled one pads every text to 128 tokens);
+    # set what AutoTokenizer(padding=True, truncation=True, max_length=MAX_TOKENS) would.
+    pad_token = _pad_token(path)
+    pad_id = tokenizer.token_to_id(pad_token)
+    if pad_id is None:
+        raise ValueError(f"tokenizer.json has no pad token {pad_token!r}")
+    tokenizer.enable_truncation(MAX_TOKENS, stride=0, strategy="longest_first", direction="right")
+    tokenizer.enable_padding(direction="right", pad_id=pad_id, pad_type_id=0, pad_token=pad_token)
+
+    def run(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        encodings = tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in encodings], device=device)
+        mask = torch.tensor([e.attention_mask for e in encodings], device=device)
+        return model(ids, mask), mask
+
+    return run, model.config.hidden_size
+
+
+def _load_transformers(path: Path, device: torch.device) -> tuple[Run, int]:
+    """Any model transformers' AutoModel can load; seconds slower to start than _load_fast."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).to(device).eval()
+
+    @torch.no_grad()
+    def run(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt").to(device)
+        return model(**batch).last_hidden_state, batch["attention_mask"]
+
+    return run, int(model.config.hidden_size)
+
+
 class TextEncoder:
-    """Frozen BERT-family encoder. `encoder_id` is BUNDLED_ID or a local model directory."""
+    """Frozen BERT-family encoder. `encoder_id` is BUNDLED_ID or a local model directory.
+
+    A BERT with tokenizer.json and model.safetensors (the bundled MiniLM is one) runs on the
+    plain-torch path of hfcli.bert; anything else goes through transformers.
+    """
 
     def __init__(self, encoder_id: str = BUNDLED_ID, device: str | torch.device = "cpu"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
         path = resolve_encoder_path(encoder_id)
         self.encoder_id = encoder_id
         self.device = torch.device(device)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
-        except (OSError, ValueError) as err:
+            try:
+                self._run, self.dim = _load_fast(path, self.device)
+            except bert.UnsupportedModel:
+                self._run, self.dim = _load_transformers(path, self.device)
+        except (OSError, ValueError, SafetensorError) as err:
             raise HfcliError(f"cannot load text encoder {encoder_id!r}: {err}") from None
-        self.dim = int(self.model.config.hidden_size)
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> TokenStates:
         """prompts: P strings → TokenStates with states [P, T, dim], mask [P, T]."""
-        texts = [check_prompt(p) for p in prompts]
-        batch = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-        ).to(self.device)
-        states = self.model(**batch).last_hidden_state
+        states, mask = self._run([check_prompt(p) for p in prompts])
         states = torch.nn.functional.normalize(states, dim=-1)
-        mask = batch["attention_mask"].bool()
+        mask = mask.bool()
         return TokenStates(states * mask[..., None], mask)

@@ -4,9 +4,14 @@ import json
 
 import pytest
 
+from hfcli import bundled
 from hfcli import checkpoint as ck
 from hfcli.cli import run
 from hfcli.errors import HfcliError
+from hfcli.metrics import psnr
+from hfcli.model import PromptModel
+from hfcli.outputs import render_views
+from hfcli.render import cameras as cams
 from hfcli.train.distill import distill
 from hfcli.train.teach import teach
 from tests.test_teach import small_config
@@ -21,10 +26,16 @@ def teachers(tmp_path_factory):
     return paths
 
 
-def test_distill_lowers_the_student_teacher_loss(teachers, tmp_path):
+@pytest.fixture(scope="module")
+def student(teachers, tmp_path_factory):
     seen = []
-    out = tmp_path / "student.safetensors"
+    out = tmp_path_factory.mktemp("student") / "student.safetensors"
     report = distill(teachers, None, out, small_config(60), report=lambda t, d, n, f: seen.append((t, f)))
+    return out, report, seen
+
+
+def test_distill_lowers_the_student_teacher_loss(teachers, student):
+    out, report, seen = student
     train = [f["psnr"] for t, f in seen if t == "training"]
     assert report["prompts"] == ["a red bowl", "a blue plate"]
     assert max(train[-5:]) > train[0] + 6.0, (train[0], train[-5:])  # the student moves well towards the teachers
@@ -120,3 +131,40 @@ def test_interpolate_command_writes_frames_and_gif(teachers, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["frame_000.glb", "frame_001.glb", "frame_002.glb", "morph.gif"]
     assert Image.open(out / "morph.gif").n_frames == 4  # there and back
+
+
+def test_a_packed_student_is_small_and_bakes_the_same_nerf(student, tmp_path, monkeypatch):
+    out, _, _ = student
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path / "weights")
+    packed = bundled.default_model_path()
+    packed.parent.mkdir()
+    ck.save(bundled.pack(ck.load(out), {"commands": ["hf distill …"]}), packed)
+    assert packed.stat().st_size < 0.4 * out.stat().st_size  # no optimiser state, no grids, float16
+    assert ck.read_header("default")["extra"]["bundle"]["commands"] == ["hf distill …"]
+    full = PromptModel.from_checkpoint(ck.load(out))
+    small = PromptModel.from_checkpoint(ck.load("default"), full.encoder)
+    cameras = cams.eval_cameras()
+    a, _ = render_views(full.bake(["a red bowl"])[0], cameras, 32)
+    b, _ = render_views(small.bake(["a red bowl"])[0], cameras, 32)
+    assert psnr(b, a) > 40.0  # float16 weights change the image by less than the eval noise
+
+
+def test_generate_without_model_uses_the_bundled_one(student, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path / "weights")
+    rc = run(["generate", "a red bowl", "--out", str(tmp_path / "a.glb")])
+    assert rc == 1 and "no default model" in capsys.readouterr().err
+    assert not (tmp_path / "a.glb").exists()
+    bundled.WEIGHTS_DIR.mkdir()
+    ck.save(bundled.pack(ck.load(student[0]), {}), bundled.default_model_path())
+    rc = run(["generate", "a red bowl", "--out", str(tmp_path / "a.glb"), "--resolution", "32", "--json"])
+    assert rc == 0 and (tmp_path / "a.glb").stat().st_size > 500
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["note"] is None
+
+
+def test_generate_notes_a_shape_the_model_never_learned(teachers, tmp_path, capsys):
+    rc = run(["generate", "a green mug", "--model", str(teachers[0]), "--out", str(tmp_path / "m.glb"),
+              "--resolution", "32", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "names none of the shapes this model learned (bowl)" in captured.err
+    assert "hf finetune --guidance sd" in json.loads(captured.out.strip().splitlines()[-1])["note"]

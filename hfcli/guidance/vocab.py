@@ -198,3 +198,20 @@ def parse_prompt(text: str) -> StudioPrompt:
             f"'<colour> <shape>' (colours: {', '.join(COLOUR_NAMES)}; shapes: {', '.join(ALL_SHAPES)})"
         )
     return StudioPrompt(shape=shapes[0], colour=colours[0])
+
+
+def shape_words(text: str) -> set[str]:
+    """The vocabulary shapes a free-form prompt names (plurals and variants included)."""
+    return {w for w in map(_singular, _tokens(text)) if w in ALL_SHAPES}
+
+
+def unlearned_shape_note(prompt: str, trained_prompts: list[str]) -> str | None:
+    """A one-line note when `prompt` names none of the shapes a model learned, else None.
+    Models trained outside the studio vocabulary have nothing to compare with: None."""
+    learned = set().union(*(shape_words(p) for p in trained_prompts)) if trained_prompts else set()
+    if not learned or shape_words(prompt) & learned:
+        return None
+    return (
+        f"note: {_shown(prompt)} names none of the shapes this model learned ({', '.join(sorted(learned))}); "
+        "the mesh is its best guess. For a new shape, refine it with `hf finetune --guidance sd`."
+    )
