@@ -7,10 +7,9 @@ DEMO := runs/demo
 .PHONY: demo test install tools clean
 
 demo: install
-	$(HF) teach prompts/bowl.txt --out $(DEMO)/bowl.safetensors
-	$(HF) export $(DEMO)/bowl.safetensors --prompt "a red bowl" --out $(DEMO)/red_bowl.glb
-	$(HF) render $(DEMO)/bowl.safetensors --prompt "a red bowl" --views 24 --out $(DEMO)/red_bowl.gif
-	@echo "mesh: $(DEMO)/red_bowl.glb  turntable: $(DEMO)/red_bowl.gif"
+	$(HF) generate "a pink chair" --out $(DEMO)/pink_chair.glb --preview $(DEMO)/pink_chair.png
+	$(HF) render default --prompt "a pink chair" --views 24 --out $(DEMO)/pink_chair.gif
+	@echo "mesh: $(DEMO)/pink_chair.glb  preview: $(DEMO)/pink_chair.png  turntable: $(DEMO)/pink_chair.gif"
 
 test: install tools
 	$(PY) -m pytest -q

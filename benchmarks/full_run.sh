@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/full_run.sh                      # defaults of hf teach / hf distill
 #   PARALLEL=1 bash benchmarks/full_run.sh           # both students at once, half the cores each
-#   TEACH_STEPS=20 DISTILL_STEPS=20 SHAPES="bowl plate" OUT=runs/smoke bash benchmarks/full_run.sh
+#   TEACH_STEPS=20 STUDENT_STEPS="10 20" SHAPES="bowl plate" OUT=runs/smoke bash benchmarks/full_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HF=${HF:-hf}
@@ -27,16 +27,27 @@ for shape in $SHAPES; do
       | tail -n 1 > "$OUT/teachers/$shape.json"
 done
 
-# The two students share nothing, so on a multi-core machine they may train side by side
-# (PARALLEL=1 gives each half the cores: OMP_NUM_THREADS=$((cores / 2))).
+# Each student trains to the first of STUDENT_STEPS, is evaluated, then resumes to the next,
+# and so on: one run gives the figures at every milestone ($OUT/s<steps>/), the last of them
+# also in $OUT itself. The two students share nothing, so on a multi-core machine they may
+# train side by side (PARALLEL=1 gives each half the cores).
+STUDENT_STEPS=${STUDENT_STEPS:-"3000 4000"}
 student() {  # variant
-  local variant=$1 flag=
+  local variant=$1 flag= resume= n
   [ "$variant" = static ] && flag=--static
-  [ -f "$OUT/student_$variant.safetensors" ] ||
-    $HF distill "$OUT"/teachers/*.safetensors --prompts "$train_prompts" --out "$OUT/student_$variant.safetensors" \
-      $flag $(step_flag "${DISTILL_STEPS:-}") --json | tail -n 1 > "$OUT/distill_$variant.json"
-  $HF eval "$OUT/student_$variant.safetensors" --prompts "$train_prompts" --json | tail -n 1 > "$OUT/eval_train_$variant.json"
-  $HF eval "$OUT/student_$variant.safetensors" --prompts "$heldout_prompts" --json | tail -n 1 > "$OUT/eval_heldout_$variant.json"
+  for n in $STUDENT_STEPS; do
+    mkdir -p "$OUT/s$n"
+    if [ ! -s "$OUT/s$n/eval_heldout_$variant.json" ]; then
+      [ -f "$OUT/student_$variant.safetensors" ] && resume=--resume
+      $HF distill "$OUT"/teachers/*.safetensors --prompts "$train_prompts" --out "$OUT/student_$variant.safetensors" \
+        $flag --steps "$n" $resume --json | tail -n 1 > "$OUT/s$n/distill_$variant.json"
+      for split in train heldout; do
+        $HF eval "$OUT/student_$variant.safetensors" --prompts "$OUT/$split.txt" --json | tail -n 1 > "$OUT/s$n/eval_${split}_$variant.json"
+      done
+      cp "$OUT/student_$variant.safetensors" "$OUT/s$n/"
+    fi
+    cp "$OUT/s$n/"*"_$variant.json" "$OUT/"
+  done
 }
 if [ "${PARALLEL:-0}" = 1 ]; then
   half=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))

@@ -129,3 +129,15 @@ def test_prompt_files_match_the_split():
     assert len(ood) == 12 and {p.shape for p in ood} == set(OOD_SHAPES)
     for path in PROMPTS_DIR.glob("*.txt"):
         assert path.read_text(encoding="utf-8").startswith("# ")
+
+
+def test_shape_words_and_the_unlearned_shape_note():
+    from hfcli.guidance.vocab import shape_words, unlearned_shape_note
+
+    assert shape_words("Two red Chairs and a doughnut!") == {"chair", "donut"}
+    assert shape_words("a yarn basket") == set()
+    trained = ["a red chair", "a blue bowl"]
+    assert unlearned_shape_note("a yarn bowl", trained) is None  # a learned shape, any other words
+    note = unlearned_shape_note("a green mug", trained)
+    assert note is not None and "(bowl, chair)" in note and "hf finetune --guidance sd" in note
+    assert unlearned_shape_note("a cat", ["a photo of a dog"]) is None  # no studio shapes to compare
