@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import checkpoint as ckpt_io
 from .export import write_glb
-from .guidance.vocab import unlearned_shape_note
+from .guidance.vocab import learned_shapes, unlearned_shape_note
 from .imageio import save_png
 from .model import PromptModel, nerf_checkpoint
 from .outputs import scene_mesh, turntable
@@ -32,9 +32,10 @@ def generate_many(
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     model.encoder  # load now, so per-prompt timings are the per-prompt work
     load_s = time.perf_counter() - start
+    learned = learned_shapes(model.prompts)
     results = []
     for n, (prompt, out) in enumerate(jobs):
-        note = unlearned_shape_note(prompt, model.prompts)
+        note = unlearned_shape_note(prompt, learned)
         if note:
             warn(note)
         t0 = time.perf_counter()

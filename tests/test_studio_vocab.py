@@ -132,12 +132,12 @@ def test_prompt_files_match_the_split():
 
 
 def test_shape_words_and_the_unlearned_shape_note():
-    from hfcli.guidance.vocab import shape_words, unlearned_shape_note
+    from hfcli.guidance.vocab import learned_shapes, shape_words, unlearned_shape_note
 
     assert shape_words("Two red Chairs and a doughnut!") == {"chair", "donut"}
     assert shape_words("a yarn basket") == set()
-    trained = ["a red chair", "a blue bowl"]
+    trained = learned_shapes(["a red chair", "a blue bowl"])
     assert unlearned_shape_note("a yarn bowl", trained) is None  # a learned shape, any other words
     note = unlearned_shape_note("a green mug", trained)
     assert note is not None and "(bowl, chair)" in note and "hf finetune --guidance sd" in note
-    assert unlearned_shape_note("a cat", ["a photo of a dog"]) is None  # no studio shapes to compare
+    assert unlearned_shape_note("a cat", learned_shapes(["a photo of a dog"])) is None  # no studio shapes to compare

@@ -205,10 +205,14 @@ def shape_words(text: str) -> set[str]:
     return {w for w in map(_singular, _tokens(text)) if w in ALL_SHAPES}
 
 
-def unlearned_shape_note(prompt: str, trained_prompts: list[str]) -> str | None:
-    """A one-line note when `prompt` names none of the shapes a model learned, else None.
-    Models trained outside the studio vocabulary have nothing to compare with: None."""
-    learned = set().union(*(shape_words(p) for p in trained_prompts)) if trained_prompts else set()
+def learned_shapes(trained_prompts: list[str]) -> set[str]:
+    """The vocabulary shapes a model's training prompts name (empty outside the studio)."""
+    return set().union(*map(shape_words, trained_prompts))
+
+
+def unlearned_shape_note(prompt: str, learned: set[str]) -> str | None:
+    """A one-line note when `prompt` names none of the `learned` shapes, else None. A model
+    trained outside the studio vocabulary (nothing learned) has nothing to compare with: None."""
     if not learned or shape_words(prompt) & learned:
         return None
     return (

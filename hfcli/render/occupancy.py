@@ -48,9 +48,7 @@ class OccupancyGrid:
             pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
             sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
             self.ema[s] = torch.maximum(self.ema[s] * self.decay, sigma.reshape(g, g, g).float())
-        # Re-threshold the updated scenes only: one not yet seen stays fully occupied.
-        updated = list(range(self.ema.shape[0])) if scenes is None else list(scenes)
-        self.occupied[updated] = self.ema[updated] > self.thresholds()[updated]
+        self.rethreshold()
 
     def thresholds(self) -> torch.Tensor:
         """[S, 1, 1, 1]: the 1%-per-step density, or the scene's mean density if lower, so a

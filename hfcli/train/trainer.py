@@ -145,21 +145,20 @@ class Trainer:
     @torch.no_grad()
     def update_grid(self) -> None:
         scenes = self._grid_scenes()
+        query = self._scene_query(scenes)
+        self.grid.update(lambda pts, s: query(pts, s)[0], self.gen, scenes=scenes)
+
+    def _scene_query(self, scenes: list[int]):
+        """query(points, scene) → (sigma, rgb) of the given scenes, their weights made once."""
         weights = self.hyper(self.tokens.select(scenes))
         slot = {s: i for i, s in enumerate(scenes)}
         field = self.hyper.field
-        self.grid.update(lambda pts, s: field.query(pts, select_prompt(weights, slot[s]))[0], self.gen, scenes=scenes)
+        return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
 
     def train_step(self) -> dict:
         scenes = self._scenes_this_step()
         batch = self.guidance.sample(self.gen, scenes)
-        weights = self.hyper(self.tokens.select(scenes))
-        slot = {s: i for i, s in enumerate(scenes)}
-        field = self.hyper.field
-
-        def query(pts, scene):
-            return field.query(pts, select_prompt(weights, slot[scene]))
-
+        query = self._scene_query(scenes)
         out = render_rays(query, batch.rays_o, batch.rays_d, batch.scene_ids, self.grid, batch.background, generator=self.gen)
         loss, figures = self.guidance.loss(out, batch)
         self.opt.zero_grad(set_to_none=True)
