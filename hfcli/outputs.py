@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .defaults import MESH_DENSITY_THRESHOLD, MESH_RESOLUTION
 from .export import Mesh, extract_mesh
 from .model import NerfScene
 from .render import cameras as cams
-from .render.raymarch_torch import grid_lookup
 from .render.renderer import render_image_batches
 
 WHITE = torch.ones(3)
@@ -16,6 +16,8 @@ WHITE = torch.ones(3)
 # of a studio teacher's mesh without moving its surface by more than a voxel.
 MESH_SMOOTH_VOXELS = 1.0
 SURFACE_FRACTION = 0.5
+# The eval views at 24² give the median within about 1% of 48², in a fifth of the time.
+THRESHOLD_PROBE_RESOLUTION = 24
 
 
 @torch.no_grad()
@@ -35,7 +37,7 @@ def turntable(scene: NerfScene, n_views: int, resolution: int) -> list[torch.Ten
 
 
 @torch.no_grad()
-def surface_threshold(scene: NerfScene, resolution: int = 48) -> float:
+def surface_threshold(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLUTION) -> float:
     """The density at which to mesh this field: SURFACE_FRACTION of the median density at the
     expected depth of opaque pixels over the eval views. A learned field reaches full opacity
     with whatever density the training made convenient, so no fixed level fits every model;
@@ -52,25 +54,29 @@ def surface_threshold(scene: NerfScene, resolution: int = 48) -> float:
     return SURFACE_FRACTION * float(scene.density(points).median())
 
 
-def occupied_density(scene: NerfScene):
-    """The scene's density, evaluated only in cells its occupancy grid keeps (zero elsewhere).
-    Culled cells are below the grid's 1%-per-step density, far under any mesh threshold, so
-    the surface is the same while most of the box is never queried."""
+def occupied_lattice(scene: NerfScene):
+    """An `active` mask for extract_mesh: lattice points in cells the scene's occupancy grid
+    keeps. Culled cells are below the grid's 1%-per-step density, far under any mesh
+    threshold, so the surface is the same while most of the box is never queried."""
     grid = scene.grid
+    occupied = grid.occupied[0].numpy()
+    lo, hi, res = grid.aabb[:3].numpy(), grid.aabb[3:].numpy(), occupied.shape[0]
 
-    def density(points: torch.Tensor) -> torch.Tensor:
-        keep = grid_lookup(grid.occupied, points, torch.zeros(len(points), dtype=torch.long), grid.aabb)
-        out = torch.zeros(len(points), dtype=points.dtype)
-        if bool(keep.any()):
-            out[keep] = scene.density(points[keep])
-        return out
+    def active(*axes: np.ndarray) -> np.ndarray:
+        # The cell arithmetic of raymarch_torch.grid_lookup (truncation toward zero), per axis.
+        cells = [((a - lo[i]) / (hi[i] - lo[i]) * res).astype(np.int64) for i, a in enumerate(axes)]
+        inside = [(c >= 0) & (c < res) for c in cells]
+        cx, cy, cz = (np.clip(c, 0, res - 1) for c in cells)
+        keep = occupied[cx[:, None, None], cy[None, :, None], cz[None, None, :]]
+        return keep & inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :]
 
-    return density
+    return active
 
 
 def scene_mesh(scene: NerfScene, resolution: int = MESH_RESOLUTION, threshold: float | None = None) -> Mesh:
     """Mesh of a scene at `threshold` (default: the field's own surface_threshold)."""
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.
-    density = occupied_density(scene) if level > 2 * float(scene.grid.thresholds().max()) else scene.density
-    return extract_mesh(density, scene.albedo, threshold=level, resolution=resolution, smooth_voxels=MESH_SMOOTH_VOXELS)
+    active = occupied_lattice(scene) if level > 2 * float(scene.grid.thresholds().max()) else None
+    return extract_mesh(scene.density, scene.albedo, threshold=level, resolution=resolution,
+                        smooth_voxels=MESH_SMOOTH_VOXELS, active=active)
