@@ -14,3 +14,5 @@ MESH_DENSITY_THRESHOLD = 50.0
 RENDER_RESOLUTION = 256
 STUDIO_VIEWS = 24
 STUDIO_RESOLUTION = 128
+FINETUNE_STEPS = 300  # the most a finetune takes; studio finetunes usually stop earlier at --target-psnr
+SD_GUIDANCE_SCALE = 100.0  # classifier-free guidance scale of score distillation (DreamFusion)

@@ -40,7 +40,7 @@ def assign_prompts(prompts: list[str], teachers: list[PromptModel], paths: list[
     return owner
 
 
-def _studio_reference(prompts: list[str]):
+def studio_reference(prompts: list[str]):
     try:
         [parse_prompt(p) for p in prompts]
     except HfcliError:
@@ -71,5 +71,5 @@ def distill(
         return TeacherGuidance(scenes, c.rays_per_step)
 
     extra = {"teachers": [str(p) for p in teacher_paths]}
-    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: _studio_reference(prompts), resume,
+    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: studio_reference(prompts), resume,
                report, extra, encoder=teachers[0].encoder)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import HfcliError
-from ..guidance.studio import StudioGuidance
+from ..guidance import factory
+from ..guidance.sd import SDConfig
 from ..progress import Report, no_report
+from .distill import studio_reference
 from .fit import FitConfig, fit
 
 TeachConfig = FitConfig
 
 
-def make_guidance(name: str, prompts: list[str], cfg: FitConfig, report: Report):
-    """`auto` is `studio` until Stable Diffusion guidance lands (it needs every prompt in the vocabulary)."""
-    if name in ("studio", "auto"):
-        guidance = StudioGuidance(prompts, cfg.rays_per_step, cfg.pool_rays, seed=cfg.train.seed)
-        guidance.prepare(lambda done, total: report("rendering ground truth", done, total, {}))
-        return guidance
-    raise HfcliError(f"guidance {name!r} is not available yet; use --guidance studio")
+def make_guidance(name: str, prompts: list[str], cfg: FitConfig, report: Report, sd: SDConfig | None = None):
+    """`studio`, `sd`, or `auto` (sd when a diffusion model is given, else studio; see factory)."""
+    return factory.make_guidance(name, prompts, cfg.rays_per_step, cfg.pool_rays, cfg.train.seed, sd, report)
 
 
 def teach(
@@ -28,10 +25,16 @@ def teach(
     guidance_name: str = "auto",
     resume: bool = False,
     report: Report = no_report,
+    sd: SDConfig | None = None,
 ) -> dict:
-    """Train (or resume) a teacher, save it to `out`, evaluate it against its own guidance."""
+    """Train (or resume) a teacher, save it to `out`, evaluate it against studio ground truth
+    (its own guidance, or for sd the studio when every prompt is in its vocabulary)."""
+    factory.resolve_guidance(guidance_name, prompts, sd)  # fail before any slow set-up
 
     def make(c: FitConfig):
-        return make_guidance(guidance_name, prompts, c, report)
+        return make_guidance(guidance_name, prompts, c, report, sd)
 
-    return fit("teacher", prompts, out, cfg, make, lambda guidance: guidance, resume, report)
+    def evaluator(guidance):
+        return guidance if guidance.name == "studio" else studio_reference(prompts)
+
+    return fit("teacher", prompts, out, cfg, make, evaluator, resume, report)

@@ -170,7 +170,7 @@ class Trainer:
     def _collapsed(self, loss: float) -> bool:
         if not math.isfinite(loss):
             return True
-        if len(self.recent_losses) < 20:
+        if not getattr(self.guidance, "loss_tracks_quality", True) or len(self.recent_losses) < 20:
             return False
         median = sorted(self.recent_losses)[len(self.recent_losses) // 2]
         return loss > self.cfg.collapse_factor * median + 1e-3
