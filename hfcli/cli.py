@@ -23,7 +23,6 @@ from .errors import HfcliError
 OUR_COMMANDS = ("teach", "distill", "generate", "finetune", "interpolate", "export", "render", "eval", "studio")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_NOT_YET = 3
 
 stderr = Console(stderr=True)
 app = typer.Typer(
@@ -44,6 +43,14 @@ ModelArg = typer.Argument(
 )
 ModelOpt = typer.Option("default", help="A student or teacher checkpoint; 'default' is the model bundled with hfcli.")
 PromptOpt = typer.Option(None, "--prompt", "-p", help="Prompt to bake (needed for a teacher or student).")
+GuidanceOpt = typer.Option(
+    "auto", help="auto | studio | sd. auto is sd when --sd-model is given, else studio (prompts in its vocabulary)."
+)
+SdModelOpt = typer.Option(
+    None, help="Stable Diffusion for --guidance sd: a local diffusers directory, or a model id already in the "
+    "Hugging Face cache (nothing is downloaded; get one with `hf download stabilityai/stable-diffusion-2-1-base`).",
+)
+GuidanceScaleOpt = typer.Option(D.SD_GUIDANCE_SCALE, help="Classifier-free guidance scale of score distillation (sd).")
 
 
 # ───────────────────────────── helpers ─────────────────────────────
@@ -102,6 +109,20 @@ def resolve_device(device: str) -> str:
     raise HfcliError(f"--device must be auto, cpu or cuda (got {device!r})")
 
 
+def sd_config(sd_model: Optional[str], guidance_scale: float, device: str, seed: int):
+    """Stable Diffusion settings when --sd-model is given (the NeRF itself trains on the CPU;
+    --device places the diffusion model), else None."""
+    if sd_model is None:
+        return None
+    from .guidance.sd import SDConfig
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise HfcliError(f"--device must be auto, cpu or cuda (got {device!r})")
+    if not guidance_scale > 0:
+        raise HfcliError(f"--guidance-scale must be positive (got {guidance_scale})")
+    return SDConfig(model=sd_model, guidance_scale=guidance_scale, device=device, seed=seed)
+
+
 class ProgressBars:
     """A Rich progress bar per task; the core reports through `__call__` (see hfcli.progress)."""
 
@@ -141,7 +162,9 @@ class ProgressBars:
 @app.command()
 def teach(
     prompts_file: Path = typer.Argument(..., help="Text file, one prompt per line (# comments allowed).", show_default=False),
-    guidance: str = typer.Option("auto", help="auto | studio | sd. auto picks studio when every prompt is in its vocabulary."),
+    guidance: str = GuidanceOpt,
+    sd_model: Optional[str] = SdModelOpt,
+    guidance_scale: float = GuidanceScaleOpt,
     steps: int = typer.Option(D.TEACH_STEPS, help="Training steps."),
     out: Optional[Path] = typer.Option(None, help="Checkpoint to write (default: teachers/<prompt file stem>.safetensors)."),
     seed: int = typer.Option(0, help="Random seed (rays, initialisation)."),
@@ -156,22 +179,26 @@ def teach(
     """
     from .train.teach import TeachConfig, teach as run_teach
 
+    from .guidance.factory import resolve_guidance
+
     prompts = read_prompt_file(prompts_file)
-    if guidance not in ("auto", "studio", "sd"):
-        raise HfcliError(f"--guidance must be auto, studio or sd (got {guidance!r})")
+    sd = sd_config(sd_model, guidance_scale, device, seed)
+    resolve_guidance(guidance, prompts, sd)
     cfg = TeachConfig(rays_per_step=rays_per_step)
     check_positive("--steps", steps)
     cfg.train.steps = steps
     check_positive("--rays-per-step", rays_per_step, minimum=len(prompts))
     cfg.train.seed = seed
-    resolve_device(device)
+    if sd is None:
+        resolve_device(device)
     out = out or Path("teachers") / f"{prompts_file.stem}.safetensors"
     check_out(out, (".safetensors",))
     if resume and not out.exists():
         raise HfcliError(f"--resume: no checkpoint at {out} to resume from")
     with ProgressBars() as bars:
-        result = run_teach(prompts, out, cfg, guidance, resume=resume, report=bars)
-    emit(result, json_out, f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {result['psnr']:.2f} dB")
+        result = run_teach(prompts, out, cfg, guidance, resume=resume, report=bars, sd=sd)
+    psnr = "n/a" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
+    emit(result, json_out, f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {psnr}")
 
 
 @app.command()
@@ -453,19 +480,57 @@ def studio(
          f"wrote {len(written)} dataset(s) under {out}")
 
 
-def _not_yet(name: str, arrives_with: str):
-    def command(ctx: typer.Context):
-        raise NotYetError(f"`hf {name}` is not available in this release: it arrives with {arrives_with}")
+@app.command()
+def finetune(
+    prompt: str = typer.Argument(..., help="The prompt.", show_default=False),
+    model: Path = ModelOpt,
+    out: Path = typer.Option(..., help="Baked NeRF to write (.safetensors); `hf export` meshes it.", show_default=False),
+    guidance: str = GuidanceOpt,
+    sd_model: Optional[str] = SdModelOpt,
+    guidance_scale: float = GuidanceScaleOpt,
+    steps: int = typer.Option(D.FINETUNE_STEPS, help="The most steps to take."),
+    target_psnr: Optional[float] = typer.Option(
+        None, help="Stop once the PSNR at the 16 eval cameras reaches this many dB (studio guidance)."
+    ),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="Start from a fresh NeRF, same settings (to compare)."),
+    lr: float = typer.Option(2e-2, help="Learning rate of the MLP weights (the encoding's is 3x this)."),
+    seed: int = typer.Option(0, help="Random seed (rays, timesteps, a scratch NeRF's initialisation)."),
+    rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays a step (studio; sd renders whole images)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU)."),
+    json_out: bool = JsonOpt,
+):
+    """Refine one prompt's NeRF, starting from the model's prediction, with studio or SD guidance.
 
-    command.__doc__ = f"(Not available yet: arrives with {arrives_with}.)"
-    app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(command)
+    Example: hf finetune "a red mug" --guidance studio --target-psnr 30 --out mug.safetensors
+    """
+    from .guidance.factory import make_guidance, resolve_guidance
+    from .guidance.studio import POOL_RAYS
+    from .text import check_prompt
+    from .train.finetune import FinetuneConfig, finetune as run_finetune
 
+    check_prompt(prompt)
+    sd = sd_config(sd_model, guidance_scale, device, seed)
+    chosen = resolve_guidance(guidance, [prompt], sd)
+    if sd is None:
+        resolve_device(device)
+    if target_psnr is not None and chosen != "studio":
+        raise HfcliError("--target-psnr needs studio guidance: only the studio has ground truth to measure against")
+    check_positive("--steps", steps)
+    check_positive("--rays-per-step", rays_per_step)
+    if not lr > 0:
+        raise HfcliError(f"--lr must be positive (got {lr})")
+    check_out(out, (".safetensors",))
+    cfg = FinetuneConfig(steps=steps, lr=lr, lr_encoding=3 * lr, rays_per_step=rays_per_step, target_psnr=target_psnr, seed=seed)
+    with ProgressBars() as bars:
+        def build(prompts):
+            return make_guidance(chosen, prompts, rays_per_step, POOL_RAYS, seed, sd, bars)
 
-class NotYetError(HfcliError):
-    pass
-
-
-_not_yet("finetune", "Stable Diffusion guidance and finetuning")
+        result = run_finetune(prompt, model, out, cfg, build, from_scratch=from_scratch, report=bars)
+    result.pop("history")
+    reached = "" if target_psnr is None else (
+        f", {target_psnr} dB at step {result['steps_to_target']}" if result["reached"] else f", {target_psnr} dB not reached")
+    psnr = "" if result["psnr"] is None else f", PSNR {result['psnr']:.2f} dB"
+    emit(result, json_out, f"wrote {out}: {result['steps']} steps, {result['train_seconds']:.0f} s{psnr}{reached}")
 
 
 # ───────────────────────────── entry point ─────────────────────────────
@@ -494,8 +559,6 @@ def run(argv: list[str]) -> int:
     try:
         result = app(args=argv, prog_name="hf", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except NotYetError as err:
-        return _error(str(err), EXIT_NOT_YET)
     except HfcliError as err:
         return _error(str(err), EXIT_ERROR)
     except click.ClickException as err:

@@ -116,10 +116,6 @@ def test_threshold_above_every_density_has_no_surface(tmp_path, capsys, teacher)
     assert not (tmp_path / "x.glb").exists()
 
 
-def test_commands_of_later_issues_say_so(capsys):
-    _fails(capsys, ["finetune", "a red chair"], "not available in this release", code=3)
-
-
 def test_hub_commands_are_passed_on(capsys):
     assert run(["download", "--help"]) == 0
     assert "Download files from the Hub" in capsys.readouterr().out

@@ -1,0 +1,74 @@
+"""hf finetune: from the model's prediction or from scratch, studio or SD guidance, to a baked NeRF."""
+
+import json
+
+import pytest
+
+from hfcli import checkpoint as ck
+from hfcli.cli import run
+from hfcli.guidance.factory import make_guidance
+from hfcli.train.finetune import FinetuneConfig, finetune
+from tests.test_sd import tiny_sd  # noqa: F401  (the session fixture)
+
+
+def _studio(prompts):
+    return make_guidance("studio", prompts, rays_per_step=1024, pool_rays=1 << 13, seed=0)
+
+
+def _small(target: float, steps: int = 60) -> FinetuneConfig:
+    return FinetuneConfig(steps=steps, rays_per_step=1024, target_psnr=target, check_every=5, check_resolution=32)
+
+
+def test_prediction_starts_closer_to_the_target_than_scratch():
+    """A prompt the model learned: its prediction is already past 28 dB; a fresh NeRF needs steps."""
+    model = _small(28.0)
+    res = finetune("a red bowl", "default", None, model, _studio)
+    assert res["reached"] and res["steps_to_target"] == 0 and res["psnr_start"] > 28.0, res
+    scratch = finetune("a red bowl", "default", None, _small(20.0), _studio, from_scratch=True)
+    assert scratch["psnr_start"] < 12.0, scratch  # nearly transparent: a white image
+    assert scratch["reached"] and 0 < scratch["steps_to_target"] <= 60, scratch
+    assert scratch["psnr"] >= 20.0 and scratch["history"][-1] == (scratch["steps_to_target"], scratch["psnr"])
+
+
+def test_cli_finetune_with_sd_writes_a_nerf_that_exports(tiny_sd, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "mug.safetensors"
+    argv = ["finetune", "a ceramic mug", "--guidance", "sd", "--sd-model", str(tiny_sd), "--steps", "2",
+            "--device", "cpu", "--out", str(out), "--json"]
+    assert run(argv) == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["guidance"] == "sd" and result["steps"] == 2 and result["start"] == "model"
+    header = ck.read_header(out)
+    assert header["kind"] == "nerf" and header["prompts"] == ["a ceramic mug"] and header["extra"]["guidance"] == "sd"
+    assert run(["export", str(out), "--out", str(tmp_path / "mug.glb"), "--resolution", "32", "--threshold", "1"]) == 0
+    assert (tmp_path / "mug.glb").stat().st_size > 0
+
+
+def _fails(capsys, argv, *fragments):
+    rc = run([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["a red mug", "--sd-model", "/no/such/dir"], ["no such directory", "hf download"]),
+    (["a red mug", "--sd-model", "some-org/not-cached"], ["hf download some-org/not-cached"]),
+    (["   ", "--guidance", "studio"], ["empty prompt"]),
+    (["a fluffy dragon", "--guidance", "studio"], ["'fluffy'", "'dragon'"]),
+    (["a fluffy dragon"], ["'dragon'", "hf download stabilityai/stable-diffusion-2-1-base"]),
+    (["a red mug", "--guidance", "sd"], ["needs --sd-model"]),
+    (["a red mug", "--target-psnr", "30", "--steps", "0"], ["--steps must be at least 1"]),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, argv, fragments):
+    _fails(capsys, ["finetune", *argv, "--out", tmp_path / "x.safetensors"], *fragments)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_bad_sd_model_directories(tiny_sd, tmp_path, capsys):  # noqa: F811
+    (tmp_path / "notsd").mkdir()
+    _fails(capsys, ["finetune", "a red mug", "--sd-model", tmp_path / "notsd", "--out", tmp_path / "x.safetensors"],
+           "not a diffusers pipeline directory")
+    _fails(capsys, ["finetune", "a red mug", "--sd-model", tiny_sd, "--target-psnr", "30", "--out", tmp_path / "x.safetensors"],
+           "--target-psnr needs studio guidance")
