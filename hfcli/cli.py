@@ -11,6 +11,7 @@ import gc
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +44,23 @@ ModelArg = typer.Argument(
 )
 ModelOpt = typer.Option("default", help="A student or teacher checkpoint; 'default' is the model bundled with hfcli.")
 PromptOpt = typer.Option(None, "--prompt", "-p", help="Prompt to bake (needed for a teacher or student).")
+
+
+def _use_backend(value: Optional[str]) -> Optional[str]:
+    from .render import backend
+
+    backend.on_build = lambda msg: stderr.print(msg, highlight=False, markup=False, soft_wrap=True)
+    try:
+        backend.use(value)
+    except backend.BackendError as err:
+        raise typer.BadParameter(str(err)) from None
+    return value
+
+
+BackendOpt = typer.Option(
+    None, callback=_use_backend, show_default="auto, or $HFCLI_BACKEND",
+    help="Raymarcher: auto (the fastest that works), torch, cpp (C++ kernels, built on first use) or cuda.",
+)
 GuidanceOpt = typer.Option(
     "auto", help="auto | studio | sd. auto is sd when --sd-model is given, else studio (prompts in its vocabulary)."
 )
@@ -172,6 +190,7 @@ def teach(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last save in --out."),
     rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays rendered per training step."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Train a teacher: a hypernetwork over the prompts of one file.
 
@@ -214,6 +233,7 @@ def distill(
     plane_features: int = typer.Option(D.STUDENT_PLANE_FEATURES, help="Channels of the shared tri-plane (all prompts share it)."),
     grid_features: int = typer.Option(D.STUDENT_GRID_FEATURES, help="Channels of the shared coarse 3D grid."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Distil teachers into one student that holds all their prompts and answers new ones.
 
@@ -250,6 +270,7 @@ def generate(
     preview: Optional[Path] = typer.Option(None, help="Also write a preview render (.png); one prompt only."),
     resolution: int = typer.Option(D.MESH_RESOLUTION, help="Marching-cubes grid resolution per axis."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """A mesh from text in one forward pass of the hypernetwork, zero-shot.
 
@@ -297,6 +318,7 @@ def interpolate(
     resolution: int = typer.Option(64, help="Marching-cubes resolution of each frame."),
     turntable: bool = typer.Option(False, "--turntable", help="Turn the camera while morphing."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Morph between two prompts in the hypernetwork's conditioning space.
 
@@ -324,6 +346,7 @@ def eval_(
     prompts_file: Path = typer.Option(..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.", show_default=False),
     mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
     and the retrieval baseline (the model's nearest training prompt of the same shape).
@@ -382,6 +405,7 @@ def export(
     ),
     nerf: Optional[Path] = typer.Option(None, help="Also write the baked NeRF (.safetensors) that was meshed."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
 
@@ -427,6 +451,7 @@ def render(
     resolution: int = typer.Option(D.RENDER_RESOLUTION, help="Image width and height in pixels."),
     views: int = typer.Option(1, help="Number of views around the object."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Render a still or a turntable of a NeRF.
 
@@ -498,6 +523,7 @@ def finetune(
     rays_per_step: int = typer.Option(D.RAYS_PER_STEP, help="Rays a step (studio; sd renders whole images)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU)."),
     json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
 ):
     """Refine one prompt's NeRF, starting from the model's prediction, with studio or SD guidance.
 
@@ -554,17 +580,27 @@ def run(argv: list[str]) -> int:
     """Run the CLI on `argv` (without the program name) and return the exit code."""
     import click
 
+    # Typer 0.2x raises its own vendored click's exceptions; older Typer raises click's.
+    usage_errors = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+
     if argv and not argv[0].startswith("-") and argv[0] not in OUR_COMMANDS:
         return _delegate_to_hub(argv)
+    warnings.showwarning = _show_warning
     try:
         result = app(args=argv, prog_name="hf", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
     except HfcliError as err:
         return _error(str(err), EXIT_ERROR)
-    except click.ClickException as err:
-        return _error(err.format_message().replace("\n", " "), EXIT_USAGE)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except usage_errors as err:
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        return _error(message.replace("\n", " "), EXIT_USAGE)
+    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
         return _error("interrupted", 130)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, without the source location."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _error(message: str, code: int) -> int:

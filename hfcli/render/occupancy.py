@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from . import backend
+
 DensityFn = Callable[[torch.Tensor, int], torch.Tensor]  # (points [N, 3], scene) → sigma [N]
 
 
@@ -47,7 +49,12 @@ class OccupancyGrid:
         for s in range(self.ema.shape[0]) if scenes is None else scenes:
             pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
             sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
-            self.ema[s] = torch.maximum(self.ema[s] * self.decay, sigma.reshape(g, g, g).float())
+            sigma = sigma.reshape(g, g, g).float()
+            ops = backend.ops_for(self.ema.device)
+            if ops is not None:
+                ops.grid_update(self.ema[s], sigma.contiguous(), self.decay)
+            else:
+                self.ema[s] = torch.maximum(self.ema[s] * self.decay, sigma)
         self.rethreshold()
 
     def thresholds(self) -> torch.Tensor:
@@ -83,6 +90,15 @@ class OccupancyGrid:
         out.__dict__.update(self.__dict__)
         out.ema, out.occupied = self.ema[scenes].clone(), self.occupied[scenes].clone()
         return out
+
+    def bitfield(self) -> torch.Tensor:
+        """`occupied` packed 8 cells to a byte for the compiled marcher; cached until it changes."""
+        cached = getattr(self, "_bits_of", None)  # (the tensor packed, its version, the bits)
+        if cached is None or cached[0] is not self.occupied or cached[1] != self.occupied._version:
+            from .raymarch_ext import bitfield
+
+            self._bits_of = (self.occupied, self.occupied._version, bitfield(self.occupied))
+        return self._bits_of[2]
 
     def occupancy_fraction(self) -> float:
         return float(self.occupied.float().mean())

@@ -12,6 +12,8 @@ from typing import Callable
 
 import torch
 
+from . import backend
+from . import raymarch_ext as rx
 from . import raymarch_torch as rm
 from .occupancy import OccupancyGrid
 
@@ -65,11 +67,15 @@ def render_rays(
     jitter = None if generator is None else torch.rand(n_rays, generator=generator)
     occupied = None if grid is None else grid.occupied
     aabb = AABB if grid is None else grid.aabb
-    ray_idx, t0, t1 = rm.march(rays_o, rays_d, scene_ids, occupied, aabb, step, jitter)
 
     def points_of(idx, a, b):
         return rays_o[idx] + rays_d[idx] * (0.5 * (a + b))[:, None]
 
+    ops = backend.ops_for(rays_o.device)
+    if ops is not None:
+        return _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter, points_of)
+
+    ray_idx, t0, t1 = rm.march(rays_o, rays_d, scene_ids, occupied, aabb, step, jitter)
     if torch.is_grad_enabled() and ray_idx.numel():
         with torch.no_grad():
             sigma, _ = _query_by_scene(query, points_of(ray_idx, t0, t1), scene_ids[ray_idx])
@@ -77,6 +83,25 @@ def render_rays(
         ray_idx, t0, t1 = ray_idx[keep], t0[keep], t1[keep]
     sigma, rgb = _query_by_scene(query, points_of(ray_idx, t0, t1), scene_ids[ray_idx])
     color, opacity, depth = rm.composite(sigma, rgb, ray_idx, t0, t1, n_rays)
+    color = color + (1.0 - opacity)[:, None] * background
+    return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
+
+
+def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter, points_of):
+    """render_rays on ext/raymarch: march, query without autograd, composite; with autograd,
+    query the visible samples again with gradient and composite them with the kernel."""
+    bits = grid.bitfield() if grid is not None else torch.zeros(0, dtype=torch.uint8)
+    res = grid.resolution if grid is not None else 1
+    marcher = rx.Marcher(ops, rays_o, rays_d, scene_ids, bits, res, aabb, step, jitter)
+
+    def no_grad_query(idx, a, b):
+        with torch.no_grad():
+            return _query_by_scene(query, points_of(idx, a, b), scene_ids[idx])
+
+    (color, opacity, depth), (ray_idx, t0, t1) = marcher.composite_visible(no_grad_query)
+    if torch.is_grad_enabled():
+        sigma, rgb = _query_by_scene(query, points_of(ray_idx, t0, t1), scene_ids[ray_idx])
+        color, opacity, depth = rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0])
     color = color + (1.0 - opacity)[:, None] * background
     return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
 

@@ -1,0 +1,315 @@
+// The raymarcher's Python bindings (torch.utils.cpp_extension) and its C++ CPU implementation:
+// the per-ray logic of raymarch.h, parallel over rays with at::parallel_for. Built with
+// -DHFCLI_WITH_CUDA beside raymarch_cuda.cu, the same functions take CUDA tensors too.
+// Conventions as in raymarch_torch.py: packed samples sorted by ray then t; rays [R, 3]
+// float32; the occupancy grid as a packed bitfield.
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+
+#include <vector>
+
+#include "raymarch.h"
+#ifdef HFCLI_WITH_CUDA
+#include "raymarch_cuda.h"
+#define ON_CUDA(tensor) (tensor).is_cuda()
+#else
+#define ON_CUDA(tensor) false
+#endif
+
+namespace {
+
+using hfrm::Box;
+using hfrm::Grid;
+using hfrm::StepRule;
+
+constexpr int64_t kGrain = 256;  // rays per parallel task
+
+Box make_box(const std::vector<double>& aabb) {
+  TORCH_CHECK(aabb.size() == 6, "aabb needs 6 numbers");
+  Box box;
+  for (int a = 0; a < 3; ++a) {
+    box.lo[a] = static_cast<float>(aabb[a]);
+    box.hi[a] = static_cast<float>(aabb[a + 3]);
+  }
+  return box;
+}
+
+Grid make_grid(const torch::Tensor& bits, int64_t res) {
+  Grid grid;
+  grid.bits = bits.numel() ? bits.data_ptr<uint8_t>() : nullptr;
+  grid.res = static_cast<int>(res);
+  return grid;
+}
+
+void check_rays(const torch::Tensor& o, const torch::Tensor& d) {
+  TORCH_CHECK(o.dtype() == torch::kFloat32 && d.dtype() == torch::kFloat32, "rays must be float32");
+  TORCH_CHECK(o.is_contiguous() && d.is_contiguous(), "rays must be contiguous");
+  TORCH_CHECK(o.dim() == 2 && o.size(1) == 3 && d.sizes() == o.sizes(), "rays must be [R, 3]");
+}
+
+// t_near, t_far [R] of every ray.
+std::vector<torch::Tensor> ray_bounds(torch::Tensor rays_o, torch::Tensor rays_d, std::vector<double> aabb) {
+  check_rays(rays_o, rays_d);
+  const Box box = make_box(aabb);
+  const int64_t n = rays_o.size(0);
+  auto t_near = torch::empty({n}, rays_o.options());
+  auto t_far = torch::empty({n}, rays_o.options());
+  const float* o = rays_o.data_ptr<float>();
+  const float* d = rays_d.data_ptr<float>();
+  float* tn = t_near.data_ptr<float>();
+  float* tf = t_far.data_ptr<float>();
+#ifdef HFCLI_WITH_CUDA
+  if (ON_CUDA(rays_o)) {
+    hfrm_cuda::ray_bounds(o, d, n, box, tn, tf);
+    return {t_near, t_far};
+  }
+#endif
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) hfrm::ray_box(o + 3 * r, d + 3 * r, box, tn[r], tf[r]);
+  });
+  return {t_near, t_far};
+}
+
+// March the rays `rays` [A] (indices into the ray arrays) from their step `k_start` [A], at most
+// `limit` samples each. Two passes over the rays, count then write, so the output is packed in
+// ray order without locks and is the same on every run. Returns ray_indices [N] (int64, into
+// the ray arrays), t_starts [N], t_ends [N] and the step each ray resumes from [A].
+std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, torch::Tensor scene_ids,
+                                 torch::Tensor jitter, torch::Tensor t_near, torch::Tensor t_far, torch::Tensor bits,
+                                 int64_t res, std::vector<double> aabb, double step, int64_t max_steps,
+                                 torch::Tensor rays, torch::Tensor k_start, int64_t limit) {
+  check_rays(rays_o, rays_d);
+  TORCH_CHECK(scene_ids.dtype() == torch::kInt64 && rays.dtype() == torch::kInt64, "indices must be int64");
+  TORCH_CHECK(k_start.dtype() == torch::kInt32 && k_start.numel() == rays.numel(), "k_start must be int32 [A]");
+  TORCH_CHECK(bits.numel() == 0 || bits.dtype() == torch::kUInt8, "the grid bitfield must be uint8");
+  const Box box = make_box(aabb);
+  const Grid grid = make_grid(bits, res);
+  const StepRule rule{static_cast<float>(step), static_cast<int>(max_steps)};
+  const int64_t n_rays = rays.numel();
+  const float* o = rays_o.data_ptr<float>();
+  const float* d = rays_d.data_ptr<float>();
+  const int64_t* scene = scene_ids.data_ptr<int64_t>();
+  const float* jit = jitter.numel() ? jitter.data_ptr<float>() : nullptr;
+  const float* tn = t_near.data_ptr<float>();
+  const float* tf = t_far.data_ptr<float>();
+  const int64_t* ray = rays.data_ptr<int64_t>();
+  const int32_t* k0 = k_start.data_ptr<int32_t>();
+
+#ifdef HFCLI_WITH_CUDA
+  if (ON_CUDA(rays_o)) {
+    auto counts = torch::empty({n_rays}, rays.options());
+    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, ray, k0, n_rays, limit, false,
+                     counts.data_ptr<int64_t>(), nullptr, nullptr, nullptr, nullptr, nullptr);
+    auto ends = torch::cumsum(counts, 0);
+    const int64_t total = n_rays ? ends[-1].item<int64_t>() : 0;
+    auto starts = ends - counts;
+    auto ray_indices = torch::empty({total}, scene_ids.options());
+    auto t_starts = torch::empty({total}, rays_o.options());
+    auto t_ends = torch::empty({total}, rays_o.options());
+    auto k_end = torch::empty({n_rays}, k_start.options());
+    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, ray, k0, n_rays, limit, true, nullptr,
+                     starts.data_ptr<int64_t>(), ray_indices.data_ptr<int64_t>(), t_starts.data_ptr<float>(),
+                     t_ends.data_ptr<float>(), k_end.data_ptr<int32_t>());
+    return {ray_indices, t_starts, t_ends, k_end};
+  }
+#endif
+  auto walk = [&](int64_t i, auto emit) {
+    const int64_t r = ray[i];
+    const float j = jit ? jit[r] : 0.0f;
+    return hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, k0[i], limit, emit);
+  };
+
+  std::vector<int64_t> offsets(n_rays + 1, 0);
+  at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t count = 0;
+      walk(i, [&](int, float, float) { ++count; });
+      offsets[i + 1] = count;
+    }
+  });
+  for (int64_t i = 0; i < n_rays; ++i) offsets[i + 1] += offsets[i];
+
+  const int64_t total = offsets[n_rays];
+  auto ray_indices = torch::empty({total}, scene_ids.options());
+  auto t_starts = torch::empty({total}, rays_o.options());
+  auto t_ends = torch::empty({total}, rays_o.options());
+  auto k_end = torch::empty({n_rays}, k_start.options());
+  int64_t* out_ray = ray_indices.data_ptr<int64_t>();
+  float* out_t0 = t_starts.data_ptr<float>();
+  float* out_t1 = t_ends.data_ptr<float>();
+  int32_t* out_k = k_end.data_ptr<int32_t>();
+  at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t at = offsets[i];
+      const int64_t r = ray[i];
+      out_k[i] = walk(i, [&](int, float t0, float t1) {
+        out_ray[at] = r;
+        out_t0[at] = t0;
+        out_t1[at] = t1;
+        ++at;
+      });
+    }
+  });
+  return {ray_indices, t_starts, t_ends, k_end};
+}
+
+void check_samples(const torch::Tensor& sigmas, const torch::Tensor& rgbs, const torch::Tensor& t0,
+                   const torch::Tensor& t1, const torch::Tensor& offsets) {
+  TORCH_CHECK(sigmas.is_contiguous() && rgbs.is_contiguous() && t0.is_contiguous() && t1.is_contiguous(),
+              "samples must be contiguous");
+  TORCH_CHECK(rgbs.dim() == 2 && rgbs.size(1) == 3 && rgbs.size(0) == sigmas.numel(), "rgbs must be [N, 3]");
+  TORCH_CHECK(t0.numel() == sigmas.numel() && t1.numel() == sigmas.numel(), "t_starts, t_ends must be [N]");
+  TORCH_CHECK(rgbs.dtype() == sigmas.dtype() && t0.dtype() == sigmas.dtype() && t1.dtype() == sigmas.dtype(),
+              "samples must share one dtype");
+  TORCH_CHECK(offsets.dtype() == torch::kInt64 && offsets.is_contiguous(), "offsets must be int64 [R + 1]");
+}
+
+// Composite every ray's samples [offsets[r], offsets[r + 1]). Returns rgb [R, 3] (no background),
+// opacity [R], depth [R].
+std::vector<torch::Tensor> composite_forward(torch::Tensor sigmas, torch::Tensor rgbs, torch::Tensor t0,
+                                             torch::Tensor t1, torch::Tensor offsets) {
+  check_samples(sigmas, rgbs, t0, t1, offsets);
+  const int64_t n_rays = offsets.numel() - 1;
+  auto rgb = torch::zeros({n_rays, 3}, rgbs.options());
+  auto opacity = torch::zeros({n_rays}, sigmas.options());
+  auto depth = torch::zeros({n_rays}, sigmas.options());
+  const int64_t* off = offsets.data_ptr<int64_t>();
+  AT_DISPATCH_FLOATING_TYPES(sigmas.scalar_type(), "composite_forward", [&] {
+    const scalar_t* s = sigmas.data_ptr<scalar_t>();
+    const scalar_t* c = rgbs.data_ptr<scalar_t>();
+    const scalar_t* a = t0.data_ptr<scalar_t>();
+    const scalar_t* b = t1.data_ptr<scalar_t>();
+    scalar_t* out_rgb = rgb.data_ptr<scalar_t>();
+    scalar_t* out_op = opacity.data_ptr<scalar_t>();
+    scalar_t* out_depth = depth.data_ptr<scalar_t>();
+#ifdef HFCLI_WITH_CUDA
+    if (ON_CUDA(sigmas)) return hfrm_cuda::composite_forward<scalar_t>(s, c, a, b, off, n_rays, out_rgb, out_op, out_depth);
+#endif
+    at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        hfrm::RayAccum<scalar_t> acc;
+        for (int64_t i = off[r]; i < off[r + 1] && !acc.done; ++i) hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
+        for (int ch = 0; ch < 3; ++ch) out_rgb[3 * r + ch] = acc.rgb[ch];
+        out_op[r] = acc.opacity;
+        out_depth[r] = acc.depth;
+      }
+    });
+  });
+  return {rgb, opacity, depth};
+}
+
+// Gradients of composite_forward's outputs with respect to sigmas [N] and rgbs [N, 3].
+std::vector<torch::Tensor> composite_backward(torch::Tensor sigmas, torch::Tensor rgbs, torch::Tensor t0,
+                                              torch::Tensor t1, torch::Tensor offsets, torch::Tensor g_rgb,
+                                              torch::Tensor g_opacity, torch::Tensor g_depth) {
+  check_samples(sigmas, rgbs, t0, t1, offsets);
+  g_rgb = g_rgb.contiguous().to(sigmas.dtype());
+  g_opacity = g_opacity.contiguous().to(sigmas.dtype());
+  g_depth = g_depth.contiguous().to(sigmas.dtype());
+  const int64_t n_rays = offsets.numel() - 1;
+  auto d_sigma = torch::empty_like(sigmas);
+  auto d_rgb = torch::empty_like(rgbs);
+  const int64_t* off = offsets.data_ptr<int64_t>();
+  AT_DISPATCH_FLOATING_TYPES(sigmas.scalar_type(), "composite_backward", [&] {
+    const scalar_t* s = sigmas.data_ptr<scalar_t>();
+    const scalar_t* c = rgbs.data_ptr<scalar_t>();
+    const scalar_t* a = t0.data_ptr<scalar_t>();
+    const scalar_t* b = t1.data_ptr<scalar_t>();
+    const scalar_t* gr = g_rgb.data_ptr<scalar_t>();
+    const scalar_t* go = g_opacity.data_ptr<scalar_t>();
+    const scalar_t* gd = g_depth.data_ptr<scalar_t>();
+    scalar_t* ds = d_sigma.data_ptr<scalar_t>();
+    scalar_t* dc = d_rgb.data_ptr<scalar_t>();
+#ifdef HFCLI_WITH_CUDA
+    if (ON_CUDA(sigmas)) return hfrm_cuda::composite_backward<scalar_t>(s, c, a, b, off, n_rays, gr, go, gd, ds, dc);
+#endif
+    at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t i = off[r];
+        hfrm::composite_ray_backward<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, gr + 3 * r, go[r], gd[r],
+                                               ds + i, dc + 3 * i);
+      }
+    });
+  });
+  return {d_sigma, d_rgb};
+}
+
+// One round of front-to-back compositing that continues each ray from its state: samples of
+// ray `rays[j]` are [offsets[j], offsets[j + 1]). Updates tau [R] (float64), rgb [R, 3],
+// opacity [R], depth [R] and done [R] (bool) in place; returns which samples were still visible.
+torch::Tensor composite_accumulate(torch::Tensor sigmas, torch::Tensor rgbs, torch::Tensor t0, torch::Tensor t1,
+                                   torch::Tensor offsets, torch::Tensor rays, torch::Tensor tau, torch::Tensor rgb,
+                                   torch::Tensor opacity, torch::Tensor depth, torch::Tensor done) {
+  check_samples(sigmas, rgbs, t0, t1, offsets);
+  TORCH_CHECK(sigmas.dtype() == torch::kFloat32, "composite_accumulate is float32");
+  TORCH_CHECK(tau.dtype() == torch::kFloat64 && done.dtype() == torch::kBool, "tau is float64, done is bool");
+  const int64_t n = rays.numel();
+  auto visible = torch::zeros({sigmas.numel()}, done.options());
+  const int64_t* off = offsets.data_ptr<int64_t>();
+  const int64_t* ray = rays.data_ptr<int64_t>();
+  const float* s = sigmas.data_ptr<float>();
+  const float* c = rgbs.data_ptr<float>();
+  const float* a = t0.data_ptr<float>();
+  const float* b = t1.data_ptr<float>();
+  double* st_tau = tau.data_ptr<double>();
+  float* st_rgb = rgb.data_ptr<float>();
+  float* st_op = opacity.data_ptr<float>();
+  float* st_depth = depth.data_ptr<float>();
+  bool* st_done = done.data_ptr<bool>();
+  bool* vis = visible.data_ptr<bool>();
+#ifdef HFCLI_WITH_CUDA
+  if (ON_CUDA(sigmas)) {
+    hfrm_cuda::composite_accumulate(s, c, a, b, off, ray, n, st_tau, st_rgb, st_op, st_depth, st_done, vis);
+    return visible;
+  }
+#endif
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const int64_t r = ray[j];
+      hfrm::RayAccum<float> acc;
+      acc.tau = st_tau[r];
+      for (int ch = 0; ch < 3; ++ch) acc.rgb[ch] = st_rgb[3 * r + ch];
+      acc.opacity = st_op[r];
+      acc.depth = st_depth[r];
+      acc.done = st_done[r];
+      for (int64_t i = off[j]; i < off[j + 1] && !acc.done; ++i) {
+        hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
+        vis[i] = !acc.done;
+      }
+      st_tau[r] = acc.tau;
+      for (int ch = 0; ch < 3; ++ch) st_rgb[3 * r + ch] = acc.rgb[ch];
+      st_op[r] = acc.opacity;
+      st_depth[r] = acc.depth;
+      st_done[r] = acc.done;
+    }
+  });
+  return visible;
+}
+
+// ema [G³] (one scene, in place) <- max(ema * decay, sigma).
+void grid_update(torch::Tensor ema, torch::Tensor sigma, double decay) {
+  TORCH_CHECK(ema.dtype() == torch::kFloat32 && sigma.dtype() == torch::kFloat32, "grid_update is float32");
+  TORCH_CHECK(ema.is_contiguous() && sigma.is_contiguous() && ema.numel() == sigma.numel(), "ema, sigma: same size");
+  float* e = ema.data_ptr<float>();
+  const float* s = sigma.data_ptr<float>();
+  const float dec = static_cast<float>(decay);
+#ifdef HFCLI_WITH_CUDA
+  if (ON_CUDA(ema)) return hfrm_cuda::grid_update(e, s, ema.numel(), dec);
+#endif
+  at::parallel_for(0, ema.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) hfrm::grid_cell_update(e[i], s[i], dec);
+  });
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "hfcli raymarcher: C++ on the CPU (and CUDA kernels when built with them)";
+  m.def("ray_bounds", &ray_bounds);
+  m.def("march", &march);
+  m.def("composite_forward", &composite_forward);
+  m.def("composite_backward", &composite_backward);
+  m.def("composite_accumulate", &composite_accumulate);
+  m.def("grid_update", &grid_update);
+}

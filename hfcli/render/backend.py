@@ -1,0 +1,178 @@
+"""Which raymarcher runs: the PyTorch reference, or the compiled kernels of ext/raymarch.
+
+`--backend auto|torch|cpp|cuda` (or HFCLI_BACKEND) picks one for the process. The compiled
+backends are built on first use with torch.utils.cpp_extension and cached, or ahead of time with
+`python -m hfcli.render.backend --build`. A missing compiler or a failed build falls back to
+PyTorch with one warning. `auto` takes the fastest that works for the tensors at hand: CUDA
+kernels for CUDA tensors, C++ on the CPU, else PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+import torch
+
+BACKENDS = ("auto", "torch", "cpp", "cuda")
+ENV_VAR = "HFCLI_BACKEND"
+# The kernels mirror the reference's float arithmetic step by step: no fused multiply-add.
+CPU_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+CUDA_FLAGS = ["-O3", "--fmad=false"]
+
+_choice: str | None = None
+_loaded: dict[str, ModuleType | None] = {}
+_warned: set[str] = set()
+# Told before a build starts (it takes a minute); the CLI prints it.
+on_build: Callable[[str], None] = lambda _msg: None
+
+
+class BackendError(ValueError):
+    pass
+
+
+def source_dir() -> Path:
+    """ext/raymarch in a source checkout, or the copy packaged inside hfcli."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "ext" / "raymarch", here.parents[1] / "_ext" / "raymarch"):
+        if (candidate / "raymarch.h").exists():
+            return candidate
+    raise FileNotFoundError("the raymarcher's C++ sources (ext/raymarch) are not installed")
+
+
+def use(name: str | None) -> None:
+    """Set the process-wide choice (None: HFCLI_BACKEND, else auto)."""
+    global _choice
+    if name is not None and name not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)} (got {name!r})")
+    _choice = name
+
+
+def chosen() -> str:
+    name = _choice or os.environ.get(ENV_VAR) or "auto"
+    if name not in BACKENDS:
+        raise BackendError(f"{ENV_VAR} must be one of {', '.join(BACKENDS)} (got {name!r})")
+    return name
+
+
+def ops_for(device: torch.device) -> ModuleType | None:
+    """The compiled ops to use for tensors on `device`, or None for the PyTorch path."""
+    name = chosen()
+    if name == "torch":
+        return None
+    if device.type == "cuda":
+        if name in ("auto", "cuda"):
+            return _load("cuda")
+        return None  # cpp on CUDA tensors: the reference runs there instead
+    if name == "cuda":
+        _warn_once("cuda-on-cpu", "--backend cuda needs CUDA tensors; rendering on the CPU with the C++ backend")
+    return _load("cpp")
+
+
+def _sources(kind: str) -> list[Path]:
+    src = source_dir()
+    if kind == "cpp":
+        return [src / "raymarch.cpp"]
+    return [src / "raymarch.cpp", src / "raymarch_cuda.cu"]
+
+
+def module_name(kind: str) -> str:
+    """A name that changes with the sources, the flags and torch, so a stale build is never loaded."""
+    digest = hashlib.sha256()
+    for path in sorted(source_dir().glob("*")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(" ".join(CPU_FLAGS + CUDA_FLAGS).encode() + torch.__version__.encode())
+    return f"hfcli_raymarch_{kind}_{digest.hexdigest()[:12]}"
+
+
+def build_dir() -> Path:
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hfcli", "extensions"
+    )
+    return Path(root)
+
+
+def _load(kind: str) -> ModuleType | None:
+    if kind not in _loaded:
+        try:
+            _loaded[kind] = _import_built(kind) or _build(kind)
+        except Exception as err:  # a missing compiler, a failed build: fall back, once, loudly
+            _loaded[kind] = None
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            _warn_once(kind, f"the {kind} raymarcher is unavailable ({first}); using the PyTorch one")
+    return _loaded[kind]
+
+
+def _import_built(kind: str) -> ModuleType | None:
+    """Load an earlier build directly: importing torch.utils.cpp_extension costs ~0.3 s."""
+    name = module_name(kind)
+    path = build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    if not path.exists():
+        path = build_dir() / name / f"{name}.so"
+        if not path.exists():
+            return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(kind: str) -> ModuleType:
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("torch has no CUDA")
+    from torch.utils import cpp_extension
+
+    _ninja_on_path()
+    name = module_name(kind)
+    directory = build_dir() / name
+    directory.mkdir(parents=True, exist_ok=True)
+    on_build(f"building the {kind} raymarcher (once; cached in {directory})")
+    return cpp_extension.load(
+        name=name,
+        sources=[str(p) for p in _sources(kind)],
+        extra_cflags=CPU_FLAGS + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
+        extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
+        build_directory=str(directory),
+        verbose=False,
+    )
+
+
+def _ninja_on_path() -> None:
+    """The `ninja` wheel puts its binary beside the venv's python, which may not be on PATH."""
+    try:
+        import ninja
+
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+    except ImportError:
+        pass
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def reset() -> None:
+    """Forget loaded modules and warnings (tests)."""
+    _loaded.clear()
+    _warned.clear()
+
+
+if __name__ == "__main__":
+    # Ahead-of-time build: python -m hfcli.render.backend --build
+    if sys.argv[1:] != ["--build"]:
+        sys.exit("usage: python -m hfcli.render.backend --build")
+    on_build = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    kinds = ["cpp"] + (["cuda"] if torch.cuda.is_available() else [])
+    for kind in kinds:
+        ok = _load(kind) is not None
+        print(f"{kind}: {'built' if ok else 'FAILED'} ({build_dir() / module_name(kind)})")
+    sys.exit(0 if all(_loaded.get(k) for k in kinds) else 1)
