@@ -61,8 +61,8 @@ def random_rays(n: int, seed: int = 0):
 def grid_of(kind: str, scenes: int = 3, res: int = 16, seed: int = 0):
     grid = OccupancyGrid(scenes, res, AABB.clone(), RENDER_STEP)
     gen = torch.Generator().manual_seed(seed)
-    if kind == "random":
-        grid.occupied = torch.rand(scenes, res, res, res, generator=gen) < 0.3
+    if kind in ("random", "sparse"):
+        grid.occupied = torch.rand(scenes, res, res, res, generator=gen) < (0.3 if kind == "random" else 0.004)
     elif kind == "empty":
         grid.occupied = torch.zeros(scenes, res, res, res, dtype=torch.bool)
     elif kind == "ball":
@@ -77,7 +77,7 @@ def march_both(ops, o, d, scenes, grid, step=RENDER_STEP, jitter=None, device="c
     jitter = None if jitter is None else jitter.to(device)
     occupied = None if grid is None else grid.occupied.to(device)
     ref = rm.march(o, d, scenes, occupied, AABB.to(device), step, jitter)
-    bits = rx.bitfield(occupied) if grid is not None else torch.zeros(0, dtype=torch.uint8, device=device)
+    bits = rx.bitfields(occupied) if grid is not None else torch.zeros(0, dtype=torch.uint8, device=device)
     res = grid.resolution if grid is not None else 1
     got = rx.Marcher(ops, o, d, scenes, bits, res, AABB, step, jitter).march_all()
     return ref, got
@@ -86,7 +86,7 @@ def march_both(ops, o, d, scenes, grid, step=RENDER_STEP, jitter=None, device="c
 # ───────────────────────────── marching ─────────────────────────────
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kind", ["random", "ball", "full", "empty", None])
+@pytest.mark.parametrize("kind", ["random", "sparse", "ball", "full", "empty", None])
 @pytest.mark.parametrize("jittered", [False, True])
 def test_march_picks_the_reference_samples(ops, request, device, kind, jittered):
     o, d = random_rays(1500, seed=1)
@@ -120,7 +120,7 @@ def test_march_resumes_where_it_stopped(ops):
     o, d = random_rays(400, seed=4)
     scenes = torch.zeros(len(o), dtype=torch.long)
     grid = grid_of("random", scenes=1)
-    m = rx.Marcher(ops, o, d, scenes, rx.bitfield(grid.occupied), grid.resolution, AABB, RENDER_STEP, None)
+    m = rx.Marcher(ops, o, d, scenes, rx.bitfields(grid.occupied), grid.resolution, AABB, RENDER_STEP, None)
     whole = m.march_all()
     rays = torch.arange(len(o))
     k = torch.zeros(len(o), dtype=torch.int32)

@@ -35,10 +35,13 @@ Box make_box(const std::vector<double>& aabb) {
   return box;
 }
 
-Grid make_grid(const torch::Tensor& bits, int64_t res) {
+Grid make_grid(const torch::Tensor& bits, int64_t res, const torch::Tensor& coarse, int64_t coarse_res) {
+  TORCH_CHECK(coarse.numel() == 0 || (coarse_res > 0 && res % coarse_res == 0), "coarse_res must divide res");
   Grid grid;
   grid.bits = bits.numel() ? bits.data_ptr<uint8_t>() : nullptr;
   grid.res = static_cast<int>(res);
+  grid.coarse = coarse.numel() ? coarse.data_ptr<uint8_t>() : nullptr;
+  grid.coarse_res = static_cast<int>(coarse_res);
   return grid;
 }
 
@@ -77,14 +80,16 @@ std::vector<torch::Tensor> ray_bounds(torch::Tensor rays_o, torch::Tensor rays_d
 // the ray arrays), t_starts [N], t_ends [N] and the step each ray resumes from [A].
 std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, torch::Tensor scene_ids,
                                  torch::Tensor jitter, torch::Tensor t_near, torch::Tensor t_far, torch::Tensor bits,
-                                 int64_t res, std::vector<double> aabb, double step, int64_t max_steps,
+                                 int64_t res, torch::Tensor coarse, int64_t coarse_res, std::vector<double> aabb,
+                                 double step, int64_t max_steps,
                                  torch::Tensor rays, torch::Tensor k_start, int64_t limit) {
   check_rays(rays_o, rays_d);
   TORCH_CHECK(scene_ids.dtype() == torch::kInt64 && rays.dtype() == torch::kInt64, "indices must be int64");
   TORCH_CHECK(k_start.dtype() == torch::kInt32 && k_start.numel() == rays.numel(), "k_start must be int32 [A]");
   TORCH_CHECK(bits.numel() == 0 || bits.dtype() == torch::kUInt8, "the grid bitfield must be uint8");
+  TORCH_CHECK(coarse.numel() == 0 || coarse.dtype() == torch::kUInt8, "the coarse bitfield must be uint8");
   const Box box = make_box(aabb);
-  const Grid grid = make_grid(bits, res);
+  const Grid grid = make_grid(bits, res, coarse, coarse_res);
   const StepRule rule{static_cast<float>(step), static_cast<int>(max_steps)};
   const int64_t n_rays = rays.numel();
   const float* o = rays_o.data_ptr<float>();

@@ -24,10 +24,13 @@ struct Box {
   float lo[3], hi[3];
 };
 
-// The occupancy grid as a bitfield: bit (((scene * G + x) * G + y) * G + z) of `bits`.
+// The occupancy grid as a bitfield: bit (((scene * G + x) * G + y) * G + z) of `bits`, and a
+// coarser copy (a cell is set when any of the fine cells it covers is) for long empty stretches.
 struct Grid {
   const uint8_t* bits;  // nullptr: everything is occupied
   int res;
+  const uint8_t* coarse;  // nullptr: no coarse level
+  int coarse_res;         // divides res
 };
 
 // Uniform steps of length `step` from t_near; `jitter` in [0, 1) shifts them (training).
@@ -63,11 +66,9 @@ HF_HD int cell_of(float p, const Box& box, int a, int res) {
 
 HF_HD bool in_range(int c, int res) { return c >= 0 && c < res; }
 
-HF_HD bool occupied(const Grid& grid, int64_t scene, int cx, int cy, int cz) {
-  if (grid.bits == nullptr) return true;
-  const int64_t g = grid.res;
-  const int64_t bit = ((scene * g + cx) * g + cy) * g + cz;
-  return (grid.bits[bit >> 3] >> (bit & 7)) & 1;
+HF_HD bool bit_set(const uint8_t* bits, int64_t res, int64_t scene, int cx, int cy, int cz) {
+  const int64_t bit = ((scene * res + cx) * res + cy) * res + cz;
+  return (bits[bit >> 3] >> (bit & 7)) & 1;
 }
 
 // [t_start, t_end) of step k; empty when t_end <= t_start.
@@ -77,21 +78,39 @@ HF_HD void step_span(int k, float jitter, float t_near, float t_far, const StepR
   t1 = fmin_(t_near + kj * rule.step, t_far);
 }
 
-// The first step index worth testing after step k, whose midpoint `mid` lies in an empty cell
-// (cx, cy, cz): one step before the first midpoint past the cell's exit, so skipping can never
-// pass over an occupied cell (that step is tested like any other).
-HF_HD int skip_empty_cell(int k, float jitter, float t_near, float mid, const float* o, const float* d,
-                          const Box& box, const Grid& grid, const int* cell, const StepRule& rule) {
-  float t_exit = INFINITY;
+// The first step worth testing after step k, whose midpoint `mid` lies in the empty cell `cell`
+// of a grid level (`bits` at resolution `res`): walk on through the level's empty cells (3D DDA)
+// to the first occupied one, and return the first step whose midpoint lies past that point.
+// The margin keeps the skip conservative against float error: a step it spares lies at least
+// 1% of a step inside the empty stretch, and every other step is tested like any other.
+HF_HD int skip_empty(int k, float jitter, float t_near, float mid, const float* o, const float* d, const Box& box,
+                     const uint8_t* bits, int res, int64_t scene, const int* cell, const StepRule& rule) {
+  int c[3], dir[3];
+  float t_next[3], t_delta[3];
   for (int a = 0; a < 3; ++a) {
-    if (fabsf(d[a]) < 1e-9f) continue;
-    const float size = (box.hi[a] - box.lo[a]) / static_cast<float>(grid.res);
-    const float wall = box.lo[a] + size * static_cast<float>(d[a] > 0 ? cell[a] + 1 : cell[a]);
-    t_exit = fmin_(t_exit, (wall - o[a]) / d[a]);
+    c[a] = cell[a];
+    if (fabsf(d[a]) < 1e-9f) {
+      dir[a] = 0;
+      t_next[a] = t_delta[a] = INFINITY;
+      continue;
+    }
+    const float size = (box.hi[a] - box.lo[a]) / static_cast<float>(res);
+    const float inv = 1.0f / d[a];
+    dir[a] = d[a] > 0 ? 1 : -1;
+    t_next[a] = (box.lo[a] + size * static_cast<float>(d[a] > 0 ? c[a] + 1 : c[a]) - o[a]) * inv;
+    t_delta[a] = size * fabsf(inv);
+  }
+  float t_exit = mid;
+  for (int guard = 0; guard < 3 * res; ++guard) {
+    const int a = t_next[0] < t_next[1] ? (t_next[0] < t_next[2] ? 0 : 2) : (t_next[1] < t_next[2] ? 1 : 2);
+    t_exit = t_next[a];
+    c[a] += dir[a];
+    if (dir[a] == 0 || c[a] < 0 || c[a] >= res || bit_set(bits, res, scene, c[0], c[1], c[2])) break;
+    t_next[a] += t_delta[a];
   }
   if (!(t_exit > mid)) return k + 1;
   // Midpoint of step j (unclamped): t_near + (j + jitter - 0.5) * step.
-  const float j = floorf((t_exit - t_near) / rule.step - jitter + 0.5f) - 1.0f;
+  const float j = ceilf((t_exit - t_near) / rule.step - jitter + 0.5f - 0.01f);
   if (!(j > static_cast<float>(k + 1))) return k + 1;
   return j >= static_cast<float>(rule.max_steps) ? rule.max_steps : static_cast<int>(j);
 }
@@ -125,14 +144,20 @@ HF_HD int march_ray(const float* o, const float* d, int64_t scene, float jitter,
       cell[a] = cell_of(p[a], box, a, grid.res);
       inside = inside && in_range(cell[a], grid.res);
     }
-    if (inside && occupied(grid, scene, cell[0], cell[1], cell[2])) {  // as grid_lookup
+    if (!inside) {
+      ++k;
+    } else if (bit_set(grid.bits, grid.res, scene, cell[0], cell[1], cell[2])) {  // as grid_lookup
       emit(k, t0, t1);
       ++n;
       ++k;
-    } else if (inside) {
-      k = skip_empty_cell(k, jitter, t_near, mid, o, d, box, grid, cell, rule);
     } else {
-      ++k;
+      const int f = grid.coarse ? grid.res / grid.coarse_res : 1;
+      const int coarse[3] = {cell[0] / f, cell[1] / f, cell[2] / f};
+      if (grid.coarse && !bit_set(grid.coarse, grid.coarse_res, scene, coarse[0], coarse[1], coarse[2])) {
+        k = skip_empty(k, jitter, t_near, mid, o, d, box, grid.coarse, grid.coarse_res, scene, coarse, rule);
+      } else {
+        k = skip_empty(k, jitter, t_near, mid, o, d, box, grid.bits, grid.res, scene, cell, rule);
+      }
     }
   }
   return k;

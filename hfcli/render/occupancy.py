@@ -91,13 +91,13 @@ class OccupancyGrid:
         out.ema, out.occupied = self.ema[scenes].clone(), self.occupied[scenes].clone()
         return out
 
-    def bitfield(self) -> torch.Tensor:
-        """`occupied` packed 8 cells to a byte for the compiled marcher; cached until it changes."""
+    def bitfields(self):
+        """`occupied` packed for the compiled marcher (raymarch_ext.bitfields); cached until it changes."""
         cached = getattr(self, "_bits_of", None)  # (the tensor packed, its version, the bits)
         if cached is None or cached[0] is not self.occupied or cached[1] != self.occupied._version:
-            from .raymarch_ext import bitfield
+            from .raymarch_ext import bitfields
 
-            self._bits_of = (self.occupied, self.occupied._version, bitfield(self.occupied))
+            self._bits_of = (self.occupied, self.occupied._version, bitfields(self.occupied))
         return self._bits_of[2]
 
     def occupancy_fraction(self) -> float:

@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+COARSE = 4  # fine cells per coarse cell along each axis
 SampleFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
@@ -26,6 +27,17 @@ def bitfield(occupied: torch.Tensor) -> torch.Tensor:
     if pad:
         flat = torch.cat([flat, flat.new_zeros(pad)])
     return (flat.reshape(-1, 8).to(torch.uint8) << _SHIFTS.to(flat.device)).sum(dim=1, dtype=torch.uint8)
+
+
+def bitfields(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The marcher's view of a grid [S, G, G, G]: its bitfield, and that of a grid COARSE times
+    coarser (a cell set where any fine cell under it is), with the coarse resolution. Rays
+    cross empty space a coarse cell at a time."""
+    res = occupied.shape[-1]
+    if res % COARSE:
+        return bitfield(occupied), occupied.new_zeros(0, dtype=torch.uint8), 1
+    coarse = torch.nn.functional.max_pool3d(occupied[:, None].float(), COARSE)[:, 0] > 0
+    return bitfield(occupied), bitfield(coarse), res // COARSE
 
 
 def max_steps(t_near: torch.Tensor, t_far: torch.Tensor, step: float) -> int:
@@ -46,11 +58,14 @@ def _offsets(ray_indices: torch.Tensor, rays: torch.Tensor) -> torch.Tensor:
 class Marcher:
     """One batch of rays set up for marching: bounds, step bound, grid bitfield."""
 
-    def __init__(self, ops: ModuleType, rays_o, rays_d, scene_ids, bits, res: int, aabb, step: float, jitter):
+    def __init__(self, ops: ModuleType, rays_o, rays_d, scene_ids, grid_bits, res: int, aabb, step: float, jitter):
+        """grid_bits: what `bitfields` returns, or an empty uint8 tensor for no grid."""
         self.ops = ops
         self.o, self.d = rays_o.contiguous().float(), rays_d.contiguous().float()
         self.scene_ids = scene_ids.contiguous().long()
-        self.bits, self.res = bits, res
+        empty = torch.zeros(0, dtype=torch.uint8, device=self.o.device)
+        self.bits, self.coarse, self.coarse_res = grid_bits if isinstance(grid_bits, tuple) else (grid_bits, empty, 1)
+        self.res = res
         self.aabb = [float(v) for v in aabb]
         self.step = step
         self.jitter = jitter.contiguous().float() if jitter is not None else self.o.new_zeros(0)
@@ -59,7 +74,8 @@ class Marcher:
 
     def march(self, rays: torch.Tensor, k: torch.Tensor, limit: int):
         return self.ops.march(self.o, self.d, self.scene_ids, self.jitter, self.t_near, self.t_far, self.bits,
-                              self.res, self.aabb, self.step, self.n_steps, rays, k, limit)
+                              self.res, self.coarse, self.coarse_res, self.aabb, self.step, self.n_steps, rays, k,
+                              limit)
 
     def march_all(self):
         """Every sample of every ray, as raymarch_torch.march returns them."""
