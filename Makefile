@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test]"
+	# The C++ raymarcher, built ahead of time (half a minute); if it cannot be, hf falls back to PyTorch.
+	$(PY) -m hfcli.render.backend --build || echo "C++ raymarcher not built: hf will use the PyTorch one"
 	touch $@
 
 # The Khronos glTF validator (npm package) for the mesh tests; skipped where npm is missing.
