@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .render import backend
+
 AABB = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
 # Points per MLP pass without autograd: [chunk, hidden] activations stay in cache (on one
 # core, 2^14 points per pass ran a 2^18-point query 1.7x faster than one pass).
@@ -56,6 +58,13 @@ class Encoding(torch.nn.Module):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         """points: [N, 3] in the box → features [N, in_features]."""
+        ops = backend.ops_for(points.device)
+        if ops is not None and not points.requires_grad:
+            return _CompiledEncoding.apply(ops, points, self.planes, self.grid)
+        return self.reference(points)
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        """The PyTorch encoding, which the compiled one (ext/raymarch/encoding.h) reproduces."""
         lo = torch.tensor(AABB[:3], dtype=points.dtype, device=points.device)
         hi = torch.tensor(AABB[3:], dtype=points.dtype, device=points.device)
         x = ((points - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
@@ -66,6 +75,26 @@ class Encoding(torch.nn.Module):
         xyz = x[None, :, None, None, :]  # grid_sample 3D: last dim is (x→W, y→H, z→D)
         grid = F.grid_sample(self.grid, xyz, align_corners=True)[0, :, :, 0, 0].t()
         return torch.cat([planes, grid], dim=-1)
+
+
+class _CompiledEncoding(torch.autograd.Function):
+    """Encoding.forward on the compiled kernels, which read the parameters channels-last;
+    differentiable in the planes and the volume."""
+
+    @staticmethod
+    def forward(ctx, ops, points, planes, grid):
+        points = points.contiguous()
+        ctx.ops, ctx.points = ops, points
+        planes_cl = planes.detach().permute(0, 2, 3, 1).contiguous()  # [3, R, R, C]
+        grid_cl = grid.detach()[0].permute(1, 2, 3, 0).contiguous()  # [G, G, G, C3]
+        ctx.save_for_backward(planes_cl, grid_cl)
+        return ops.encode_forward(points, planes_cl, grid_cl)
+
+    @staticmethod
+    def backward(ctx, grad):
+        planes_cl, grid_cl = ctx.saved_tensors
+        d_planes, d_grid = ctx.ops.encode_backward(ctx.points, grad, planes_cl, grid_cl)
+        return None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None]
 
 
 def mlp(features: torch.Tensor, weights: MLPWeights) -> torch.Tensor:

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "encoding.h"
 #include "raymarch.h"
 #ifdef HFCLI_WITH_CUDA
 #include "raymarch_cuda.h"
@@ -307,6 +308,89 @@ void grid_update(torch::Tensor ema, torch::Tensor sigma, double decay) {
   });
 }
 
+// ───────────────────────────── the field's encoding ─────────────────────────────
+
+hfrm::EncodingShape encoding_shape(const torch::Tensor& planes, const torch::Tensor& grid) {
+  TORCH_CHECK(planes.dim() == 4 && planes.size(0) == 3 && planes.size(1) == planes.size(2), "planes: [3, R, R, C]");
+  TORCH_CHECK(grid.dim() == 4 && grid.size(0) == grid.size(1) && grid.size(1) == grid.size(2), "grid: [G, G, G, C]");
+  return {static_cast<int>(planes.size(3)), static_cast<int>(planes.size(1)), static_cast<int>(grid.size(3)),
+          static_cast<int>(grid.size(0))};
+}
+
+void check_encoding(const torch::Tensor& points, const torch::Tensor& planes, const torch::Tensor& grid) {
+  TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "points: [N, 3]");
+  TORCH_CHECK(points.is_contiguous() && planes.is_contiguous() && grid.is_contiguous(), "encoding inputs: contiguous");
+  TORCH_CHECK(planes.dtype() == points.dtype() && grid.dtype() == points.dtype(), "encoding inputs: one dtype");
+}
+
+// Features [N, 3C + C3] of points [N, 3]: Encoding.forward of hfcli/field.py, with the planes
+// [3, R, R, C] and the volume [G, G, G, C3] given channels-last.
+torch::Tensor encode_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid) {
+  check_encoding(points, planes, grid);
+  const hfrm::EncodingShape shape = encoding_shape(planes, grid);
+  const int64_t n = points.size(0), width = 3 * shape.plane_channels + shape.grid_channels;
+  auto out = torch::empty({n, width}, points.options());
+  AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_forward", [&] {
+    const scalar_t* p = points.data_ptr<scalar_t>();
+    const scalar_t* pl = planes.data_ptr<scalar_t>();
+    const scalar_t* gr = grid.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+#ifdef HFCLI_WITH_CUDA
+    if (ON_CUDA(points)) return hfrm_cuda::encode_forward<scalar_t>(p, pl, gr, shape, n, o);
+#endif
+    at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hfrm::encode_point(p + 3 * i, pl, gr, shape, o + width * i);
+    });
+  });
+  return out;
+}
+
+// Gradients of encode_forward with respect to the planes and the volume, given d(features).
+// On the CPU each thread adds into its own buffers, summed at the end: no atomics, same result
+// for a given thread count.
+std::vector<torch::Tensor> encode_backward(torch::Tensor points, torch::Tensor grad, torch::Tensor planes,
+                                           torch::Tensor grid) {
+  check_encoding(points, planes, grid);
+  grad = grad.contiguous().to(points.dtype());
+  const hfrm::EncodingShape shape = encoding_shape(planes, grid);
+  const int64_t n = points.size(0), width = 3 * shape.plane_channels + shape.grid_channels;
+  TORCH_CHECK(grad.dim() == 2 && grad.size(0) == n && grad.size(1) == width, "grad: [N, features]");
+  auto d_planes = torch::zeros_like(planes);
+  auto d_grid = torch::zeros_like(grid);
+#ifdef HFCLI_WITH_CUDA
+  if (ON_CUDA(points)) {
+    AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_backward", [&] {
+      hfrm_cuda::encode_backward<scalar_t>(points.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), shape, n,
+                                           d_planes.data_ptr<scalar_t>(), d_grid.data_ptr<scalar_t>());
+    });
+    return {d_planes, d_grid};
+  }
+#endif
+  const int threads = at::get_num_threads();
+  std::vector<torch::Tensor> bufs_p(threads), bufs_g(threads);
+  bufs_p[0] = d_planes;
+  bufs_g[0] = d_grid;
+  for (int t = 1; t < threads; ++t) {
+    bufs_p[t] = torch::zeros_like(planes);
+    bufs_g[t] = torch::zeros_like(grid);
+  }
+  AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_backward", [&] {
+    const scalar_t* p = points.data_ptr<scalar_t>();
+    const scalar_t* g = grad.data_ptr<scalar_t>();
+    at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+      const int t = at::get_thread_num();
+      scalar_t* dp = bufs_p[t].data_ptr<scalar_t>();
+      scalar_t* dg = bufs_g[t].data_ptr<scalar_t>();
+      for (int64_t i = begin; i < end; ++i) hfrm::encode_point_backward(p + 3 * i, g + width * i, shape, dp, dg);
+    });
+  });
+  for (int t = 1; t < threads; ++t) {
+    d_planes.add_(bufs_p[t]);
+    d_grid.add_(bufs_g[t]);
+  }
+  return {d_planes, d_grid};
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -317,4 +401,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("composite_backward", &composite_backward);
   m.def("composite_accumulate", &composite_accumulate);
   m.def("grid_update", &grid_update);
+  m.def("encode_forward", &encode_forward);
+  m.def("encode_backward", &encode_backward);
 }

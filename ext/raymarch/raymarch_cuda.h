@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "encoding.h"
 #include "raymarch.h"
 
 namespace hfrm_cuda {
@@ -32,5 +33,14 @@ void composite_accumulate(const float* sigma, const float* rgb, const float* t0,
                           float* opacity, float* depth, bool* done, bool* visible);
 
 void grid_update(float* ema, const float* sigma, int64_t n, float decay);
+
+template <typename scalar_t>
+void encode_forward(const scalar_t* points, const scalar_t* planes, const scalar_t* grid, hfrm::EncodingShape shape,
+                    int64_t n, scalar_t* out);
+
+// Adds into d_planes and d_grid (zeroed by the caller) with atomics.
+template <typename scalar_t>
+void encode_backward(const scalar_t* points, const scalar_t* grad, hfrm::EncodingShape shape, int64_t n,
+                     scalar_t* d_planes, scalar_t* d_grid);
 
 }  // namespace hfrm_cuda
