@@ -60,8 +60,21 @@ class Encoding(torch.nn.Module):
         """points: [N, 3] in the box → features [N, in_features]."""
         ops = backend.ops_for(points.device)
         if ops is not None and not points.requires_grad:
-            return _CompiledEncoding.apply(ops, points, self.planes, self.grid)
+            return _CompiledEncoding.apply(ops, points, self.planes, self.grid, self._channels_last())
         return self.reference(points)
+
+    def _channels_last(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The planes [3, R, R, C] and volume [G, G, G, C3] as the kernels read them, copied
+        once per parameter update rather than once per query. Updates are seen through the
+        tensors' version counters: in-place ops bump them (optimizers, load_state_dict); writes
+        through `.data` would not, and hfcli makes none."""
+        versions = (self.planes._version, self.grid._version)  # in-place updates bump these
+        cached = getattr(self, "_cl_cache", None)
+        if cached is None or cached[0] is not self.planes or cached[1] is not self.grid or cached[2] != versions:
+            planes = self.planes.detach().permute(0, 2, 3, 1).contiguous()
+            grid = self.grid.detach()[0].permute(1, 2, 3, 0).contiguous()
+            self._cl_cache = (self.planes, self.grid, versions, (planes, grid))
+        return self._cl_cache[3]
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:
         """The PyTorch encoding, which the compiled one (ext/raymarch/encoding.h) reproduces."""
@@ -82,19 +95,17 @@ class _CompiledEncoding(torch.autograd.Function):
     differentiable in the planes and the volume."""
 
     @staticmethod
-    def forward(ctx, ops, points, planes, grid):
+    def forward(ctx, ops, points, planes, grid, channels_last):
         points = points.contiguous()
-        ctx.ops, ctx.points = ops, points
-        planes_cl = planes.detach().permute(0, 2, 3, 1).contiguous()  # [3, R, R, C]
-        grid_cl = grid.detach()[0].permute(1, 2, 3, 0).contiguous()  # [G, G, G, C3]
-        ctx.save_for_backward(planes_cl, grid_cl)
+        planes_cl, grid_cl = channels_last  # [3, R, R, C], [G, G, G, C3]
+        ctx.ops, ctx.points, ctx.channels_last = ops, points, channels_last
         return ops.encode_forward(points, planes_cl, grid_cl)
 
     @staticmethod
     def backward(ctx, grad):
-        planes_cl, grid_cl = ctx.saved_tensors
+        planes_cl, grid_cl = ctx.channels_last
         d_planes, d_grid = ctx.ops.encode_backward(ctx.points, grad, planes_cl, grid_cl)
-        return None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None]
+        return None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None], None
 
 
 def mlp(features: torch.Tensor, weights: MLPWeights) -> torch.Tensor:

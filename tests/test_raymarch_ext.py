@@ -367,7 +367,23 @@ def test_encoding_gradients_match_finite_differences(ops):
 
     def features(p, g):
         del enc.planes, enc.grid
-        enc.planes, enc.grid = p, g  # plain tensors: differentiable inputs
+        # Plain tensors: differentiable inputs. Clones, because gradcheck perturbs its inputs
+        # through .data, which the kernels' channels-last cache (keyed on versions) cannot see.
+        enc.planes, enc.grid = p.clone(), g.clone()
         return render_with("cpp", lambda: enc(pts))
 
     assert torch.autograd.gradcheck(features, (planes.requires_grad_(), grid.requires_grad_()), eps=1e-6, atol=1e-7)
+
+
+def test_encoding_follows_parameter_updates(ops):
+    from hfcli.field import Field
+
+    enc = Field(FieldConfig(plane_res=8, plane_features=2, grid_res=4, grid_features=2)).encoding
+    pts = encoding_points(100, seed=14, dtype=torch.float32)
+    before = render_with("cpp", lambda: enc(pts))
+    with torch.no_grad():
+        enc.planes.mul_(2.0)  # as an optimizer step does: in place
+        enc.grid.add_(1.0)
+    after = render_with("cpp", lambda: enc(pts))
+    torch.testing.assert_close(after, enc.reference(pts).detach(), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(before, after)

@@ -33,7 +33,9 @@ def test_render_gradients_match_finite_differences():
     def render(p, w):
         enc = field.encoding
         del enc.planes
-        enc.planes = p  # a plain tensor: differentiable input of the pure function
+        # A plain tensor: differentiable input of the pure function. A clone, because gradcheck
+        # perturbs inputs through .data, unseen by the compiled encoding's version-keyed cache.
+        enc.planes = p.clone()
         ws = weights[:-1] + [(w, weights[-1][1])]
         out = render_rays(lambda pts, s: field.query(pts, ws), rays_o, rays_d, ids, None, bg, step=0.05)
         return out.rgb, out.opacity
