@@ -387,3 +387,13 @@ def test_encoding_follows_parameter_updates(ops):
     after = render_with("cpp", lambda: enc(pts))
     torch.testing.assert_close(after, enc.reference(pts).detach(), rtol=1e-5, atol=1e-5)
     assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_render_of_no_rays(ops, grad):
+    field, weights = tiny_scene()
+    none = torch.zeros(0, 3)
+    with torch.set_grad_enabled(grad):
+        out = render_with("cpp", lambda: render_rays(lambda p, s: field.query(p, weights), none, none,
+                                                     torch.zeros(0, dtype=torch.long), grid_of("ball", 1), torch.ones(3)))
+    assert out.rgb.shape == (0, 3) and out.n_samples == 0
