@@ -77,7 +77,7 @@ def march_both(ops, o, d, scenes, grid, step=RENDER_STEP, jitter=None, device="c
     jitter = None if jitter is None else jitter.to(device)
     occupied = None if grid is None else grid.occupied.to(device)
     ref = rm.march(o, d, scenes, occupied, AABB.to(device), step, jitter)
-    bits = rx.bitfields(occupied) if grid is not None else torch.zeros(0, dtype=torch.uint8, device=device)
+    bits = rx.bitfields(occupied) if grid is not None else rx.no_grid(device)
     res = grid.resolution if grid is not None else 1
     got = rx.Marcher(ops, o, d, scenes, bits, res, AABB, step, jitter).march_all()
     return ref, got

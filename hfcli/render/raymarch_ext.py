@@ -40,6 +40,12 @@ def bitfields(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     return bitfield(occupied), bitfield(coarse), res // COARSE
 
 
+def no_grid(device=None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """What `bitfields` gives for rendering without a grid: every step is kept."""
+    empty = torch.zeros(0, dtype=torch.uint8, device=device)
+    return empty, empty, 1
+
+
 def max_steps(t_near: torch.Tensor, t_far: torch.Tensor, step: float) -> int:
     """Steps per ray, one bound for all rays of a call, computed as raymarch_torch.march does."""
     hit = t_far > t_near
@@ -59,12 +65,11 @@ class Marcher:
     """One batch of rays set up for marching: bounds, step bound, grid bitfield."""
 
     def __init__(self, ops: ModuleType, rays_o, rays_d, scene_ids, grid_bits, res: int, aabb, step: float, jitter):
-        """grid_bits: what `bitfields` returns, or an empty uint8 tensor for no grid."""
+        """grid_bits: what `bitfields` (or `no_grid`) returns; res: the grid's resolution."""
         self.ops = ops
         self.o, self.d = rays_o.contiguous().float(), rays_d.contiguous().float()
         self.scene_ids = scene_ids.contiguous().long()
-        empty = torch.zeros(0, dtype=torch.uint8, device=self.o.device)
-        self.bits, self.coarse, self.coarse_res = grid_bits if isinstance(grid_bits, tuple) else (grid_bits, empty, 1)
+        self.bits, self.coarse, self.coarse_res = grid_bits
         self.res = res
         self.aabb = [float(v) for v in aabb]
         self.step = step

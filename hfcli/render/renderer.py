@@ -90,7 +90,7 @@ def render_rays(
 def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter, points_of):
     """render_rays on ext/raymarch: march, query without autograd, composite; with autograd,
     query the visible samples again with gradient and composite them with the kernel."""
-    bits = grid.bitfields() if grid is not None else torch.zeros(0, dtype=torch.uint8)
+    bits = grid.bitfields() if grid is not None else rx.no_grid(rays_o.device)
     res = grid.resolution if grid is not None else 1
     marcher = rx.Marcher(ops, rays_o, rays_d, scene_ids, bits, res, aabb, step, jitter)
 
