@@ -35,10 +35,11 @@ class FinetuneConfig:
     rays_per_step: int = 4096  # studio rays a step (SDS renders whole images instead)
     grid_every: int = 16
     grid_warmup: int = 16  # a scratch field is empty: let densities form before culling
-    # A prediction's occupancy, grown by this many cells, is where the object is allowed to be
-    # at first; the grid's updates then follow the field as it moves. Negative: start with every
-    # cell occupied, as a scratch field does.
-    grid_margin: int = 2
+    # >= 0: start from the prediction's occupancy grown by this many cells (cheaper early steps).
+    # Negative (the default): every cell occupied, as for a scratch field. For a shape the model
+    # never learned the prediction's occupancy misses parts: lamps and donuts stalled below
+    # 25 dB at margin 2 and reached it in 20-30 steps from a full grid (BENCHMARKS.md).
+    grid_margin: int = -1
     check_every: int = 5  # steps between PSNR checks (studio only)
     check_resolution: int = EVAL_RESOLUTION  # of the 16 eval views a check renders
     target_psnr: float | None = None

@@ -1,0 +1,136 @@
+"""Steps and seconds to a fixed PSNR: finetuning the model's prediction against a fresh NeRF.
+
+For every prompt and seed, both arms run `hfcli.train.finetune.finetune` (the code behind
+`hf finetune`) with studio guidance and identical settings, seed, ground-truth pool and step
+cap; they differ only in the start: the model's baked NeRF (its occupancy grid, grown by
+`grid_margin` cells) or a fresh NeRF (all-occupied grid). An arm that does not reach the target
+within the cap is counted at the cap and marked capped. One JSON object per run on stdout, then
+the summary; `--out` also writes everything to a file.
+
+    python benchmarks/finetune_speedup.py --prompts prompts/ood.txt --seeds 0 1 --target 25 --cap 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hfcli.guidance.factory import make_guidance  # noqa: E402
+from hfcli.train.finetune import FinetuneConfig, finetune  # noqa: E402
+
+
+def read_prompts(path: Path) -> list[str]:
+    lines = path.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def run_arm(prompt: str, seed: int, scratch: bool, guidance, args) -> dict:
+    cfg = FinetuneConfig(steps=args.cap, target_psnr=args.target, seed=seed, rays_per_step=args.rays_per_step,
+                         check_every=args.check_every, check_resolution=args.check_resolution)
+    if args.grid_margin is not None:
+        cfg.grid_margin = args.grid_margin
+    res = finetune(prompt, args.model, None, cfg, lambda _prompts: guidance, from_scratch=scratch)
+    steps = res["steps_to_target"] if res["reached"] else args.cap
+    seconds = res["seconds_to_target"] if res["reached"] else res["train_seconds"]
+    return {"prompt": prompt, "seed": seed, "start": res["start"], "reached": res["reached"], "steps": steps,
+            "seconds": seconds, "psnr_start": res["psnr_start"], "psnr_end": res["psnr"], "history": res["history"]}
+
+
+def summarise(runs: list[dict], args) -> dict:
+    per_prompt = {}
+    for prompt in dict.fromkeys(r["prompt"] for r in runs):
+        arms = {s: [r for r in runs if r["prompt"] == prompt and r["start"] == s] for s in ("model", "scratch")}
+        model_steps, scratch_steps = (sum(r["steps"] for r in arms[s]) for s in ("model", "scratch"))
+        per_prompt[prompt] = {
+            "seeds": [r["seed"] for r in arms["model"]],
+            "model_steps": [r["steps"] for r in arms["model"]],
+            "scratch_steps": [r["steps"] for r in arms["scratch"]],
+            "model_seconds": [round(r["seconds"], 1) for r in arms["model"]],
+            "scratch_seconds": [round(r["seconds"], 1) for r in arms["scratch"]],
+            "model_capped": sum(not r["reached"] for r in arms["model"]),
+            "scratch_capped": sum(not r["reached"] for r in arms["scratch"]),
+            "model_psnr_start": [r["psnr_start"] for r in arms["model"]],
+            # A prediction already at the target needs no step; count it as one so ratios stay finite.
+            "ratio_steps": round(scratch_steps / max(model_steps, 1), 3),
+        }
+    total = {s: sum(r["steps"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
+    seconds = {s: sum(r["seconds"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
+    return {
+        "target_psnr": args.target, "cap": args.cap, "seeds": args.seeds, "rays_per_step": args.rays_per_step,
+        "check_every": args.check_every, "check_resolution": args.check_resolution, "pool_rays": args.pool_rays,
+        "grid_margin": args.grid_margin, "arms_run": args.arms, "reused_from": str(args.reuse) if args.reuse else None,
+        "per_prompt": per_prompt,
+        "steps_total": total,
+        "seconds_total": {k: round(v, 1) for k, v in seconds.items()},
+        "aggregate_ratio_steps": round(total["scratch"] / max(total["model"], 1), 3),
+        "aggregate_ratio_seconds": round(seconds["scratch"] / seconds["model"], 3) if seconds["model"] else None,
+        "median_prompt_ratio_steps": round(statistics.median(p["ratio_steps"] for p in per_prompt.values()), 3),
+        "capped_runs": {s: sum(1 for r in runs if r["start"] == s and not r["reached"]) for s in ("model", "scratch")},
+    }
+
+
+def markdown(summary: dict) -> str:
+    """The per-prompt table of BENCHMARKS.md from a summary."""
+    rows = ["| prompt | student's PSNR at step 0 | steps from the student | steps from scratch | "
+            "seconds from the student | seconds from scratch | ratio (steps) |", "|---" * 7 + "|"]
+    for prompt, p in summary["per_prompt"].items():
+        cap = lambda n: f" ({n} capped)" if n else ""  # noqa: E731
+        rows.append(
+            f"| {prompt} | {' / '.join(f'{v:.1f}' for v in p['model_psnr_start'])} "
+            f"| {' / '.join(map(str, p['model_steps']))}{cap(p['model_capped'])} "
+            f"| {' / '.join(map(str, p['scratch_steps']))}{cap(p['scratch_capped'])} "
+            f"| {' / '.join(map(str, p['model_seconds']))} | {' / '.join(map(str, p['scratch_seconds']))} "
+            f"| {p['ratio_steps']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":  # python finetune_speedup.py --table results.json
+        print(markdown(json.loads(Path(sys.argv[2]).read_text())["summary"]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--prompts", type=Path, default=Path("prompts/ood.txt"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--target", type=float, default=25.0, help="PSNR (dB) both arms must reach")
+    ap.add_argument("--cap", type=int, default=120, help="steps after which an arm counts as capped")
+    ap.add_argument("--rays-per-step", type=int, default=4096)
+    ap.add_argument("--pool-rays", type=int, default=1 << 15, help="studio ground-truth rays per shape")
+    ap.add_argument("--check-every", type=int, default=5)
+    ap.add_argument("--check-resolution", type=int, default=32)
+    ap.add_argument("--grid-margin", type=int, help="cells grown around the prediction's occupancy; -1: all occupied")
+    ap.add_argument("--arms", choices=("both", "model", "scratch"), default="both")
+    ap.add_argument("--reuse", type=Path, help="take the other arm's runs from this earlier --out file")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    runs, start = [], time.perf_counter()
+    arms = {"both": (False, True), "model": (False,), "scratch": (True,)}[args.arms]
+    earlier = json.loads(args.reuse.read_text())["runs"] if args.reuse else []
+    for prompt in read_prompts(args.prompts):
+        for seed in args.seeds:
+            # One ground-truth pool per (prompt, seed), shared by both arms.
+            guidance = make_guidance("studio", [prompt], args.rays_per_step, args.pool_rays, seed)
+            for scratch in (False, True):
+                if scratch not in arms:
+                    start_name = "scratch" if scratch else "model"
+                    runs += [r for r in earlier if (r["prompt"], r["seed"], r["start"]) == (prompt, seed, start_name)]
+                    continue
+                runs.append(run_arm(prompt, seed, scratch, guidance, args))
+                print(json.dumps({k: v for k, v in runs[-1].items() if k != "history"}), flush=True)
+    summary = summarise(runs, args)
+    summary["wall_seconds"] = round(time.perf_counter() - start, 1)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
