@@ -50,11 +50,11 @@ class SDConfig:
 
 
 def _missing_model(name: str) -> HfcliError:
+    example = "" if name == SUGGESTED_MODEL else f" (e.g. `hf download {SUGGESTED_MODEL}`)"
     return HfcliError(
         f"no Stable Diffusion model at {name!r}: not a directory, and not in the Hugging Face cache "
-        f"(hfcli downloads nothing at run time). On a connected machine run `hf download {name}` "
-        f"(e.g. `hf download {SUGGESTED_MODEL}`) and copy the cache here, or give --sd-model a "
-        "local diffusers pipeline directory"
+        f"(hfcli downloads nothing at run time). On a connected machine run `hf download {name}`{example} "
+        "and copy the cache here, or give --sd-model a local diffusers pipeline directory"
     )
 
 
@@ -100,14 +100,17 @@ def pick_device(device: str) -> torch.device:
 def load_pipeline(name: str, device: torch.device):
     """The diffusers pipeline of `name` on `device`: fp16 with attention slicing on CUDA, fp32 on CPU."""
     path = resolve_model_dir(name)
-    import diffusers
     import transformers
+
+    # The core never prints: no loading bars or advice from the libraries (transformers warns
+    # while diffusers imports, so it is quietened first).
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    import diffusers
     from diffusers import StableDiffusionPipeline
 
-    # The core never prints: no loading bars or advice from the libraries.
-    for lib in (diffusers, transformers):
-        lib.utils.logging.set_verbosity_error()
-        lib.utils.logging.disable_progress_bar()
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     try:
         pipe = StableDiffusionPipeline.from_pretrained(
