@@ -55,11 +55,13 @@ def surface_threshold(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLU
 
 
 def occupied_lattice(scene: NerfScene):
-    """An `active` mask for extract_mesh: lattice points in cells the scene's occupancy grid
-    keeps. Culled cells are below the grid's 1%-per-step density, far under any mesh
-    threshold, so the surface is the same while most of the box is never queried."""
+    """An `active` mask for extract_mesh: lattice points in or next to cells the scene's
+    occupancy grid keeps. Culled cells are below the grid's 1%-per-step density, far under any
+    mesh threshold, so the surface is the same while most of the box is never queried."""
     grid = scene.grid
-    occupied = grid.occupied[0].numpy()
+    # Grown by a cell: a baked grid samples each cell once, and a boundary cell it missed can
+    # still hold density near the mesh level next to one it kept.
+    occupied = torch.nn.functional.max_pool3d(grid.occupied[:1].float(), 3, stride=1, padding=1)[0].bool().numpy()
     lo, hi, res = grid.aabb[:3].numpy(), grid.aabb[3:].numpy(), occupied.shape[0]
 
     def active(*axes: np.ndarray) -> np.ndarray:
