@@ -65,16 +65,12 @@ class Encoding(torch.nn.Module):
 
     def _channels_last(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The planes [3, R, R, C] and volume [G, G, G, C3] as the kernels read them, copied
-        once per parameter update rather than once per query. Updates are seen through the
-        tensors' version counters: in-place ops bump them (optimizers, load_state_dict); writes
-        through `.data` would not, and hfcli makes none."""
-        versions = (self.planes._version, self.grid._version)  # in-place updates bump these
-        cached = getattr(self, "_cl_cache", None)
-        if cached is None or cached[0] is not self.planes or cached[1] is not self.grid or cached[2] != versions:
-            planes = self.planes.detach().permute(0, 2, 3, 1).contiguous()
-            grid = self.grid.detach()[0].permute(1, 2, 3, 0).contiguous()
-            self._cl_cache = (self.planes, self.grid, versions, (planes, grid))
-        return self._cl_cache[3]
+        once per parameter update rather than once per query."""
+
+        def copy(planes, grid):
+            return planes.detach().permute(0, 2, 3, 1).contiguous(), grid.detach()[0].permute(1, 2, 3, 0).contiguous()
+
+        return backend.derived(self, "_cl_cache", (self.planes, self.grid), copy)
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:
         """The PyTorch encoding, which the compiled one (ext/raymarch/encoding.h) reproduces."""

@@ -194,11 +194,11 @@ std::vector<torch::Tensor> composite_forward(torch::Tensor sigmas, torch::Tensor
 #endif
     at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        hfrm::RayAccum<scalar_t> acc;
-        for (int64_t i = off[r]; i < off[r + 1] && !acc.done; ++i) hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
-        for (int ch = 0; ch < 3; ++ch) out_rgb[3 * r + ch] = acc.rgb[ch];
-        out_op[r] = acc.opacity;
-        out_depth[r] = acc.depth;
+        const int64_t i = off[r];
+        double tau = 0.0;
+        bool done = false;
+        hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, &tau, out_rgb + 3 * r, out_op + r,
+                                      out_depth + r, &done, nullptr);
       }
     });
   });
@@ -272,22 +272,9 @@ torch::Tensor composite_accumulate(torch::Tensor sigmas, torch::Tensor rgbs, tor
 #endif
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; ++j) {
-      const int64_t r = ray[j];
-      hfrm::RayAccum<float> acc;
-      acc.tau = st_tau[r];
-      for (int ch = 0; ch < 3; ++ch) acc.rgb[ch] = st_rgb[3 * r + ch];
-      acc.opacity = st_op[r];
-      acc.depth = st_depth[r];
-      acc.done = st_done[r];
-      for (int64_t i = off[j]; i < off[j + 1] && !acc.done; ++i) {
-        hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
-        vis[i] = !acc.done;
-      }
-      st_tau[r] = acc.tau;
-      for (int ch = 0; ch < 3; ++ch) st_rgb[3 * r + ch] = acc.rgb[ch];
-      st_op[r] = acc.opacity;
-      st_depth[r] = acc.depth;
-      st_done[r] = acc.done;
+      const int64_t r = ray[j], i = off[j];
+      hfrm::composite_ray<float>(off[j + 1] - i, s + i, c + 3 * i, a + i, b + i, st_tau + r, st_rgb + 3 * r, st_op + r,
+                                 st_depth + r, st_done + r, vis + i);
     }
   });
   return visible;

@@ -198,6 +198,30 @@ HF_HD void composite_sample(RayAccum<scalar_t>& acc, scalar_t sigma, const scala
   acc.tau += static_cast<double>(tau);
 }
 
+// Composite samples [0, n) of one ray onto its running state: the state is read from and
+// written back to (tau, rgb[3], opacity, depth, done), so a ray can be continued across calls.
+// visible[i] (optional) says whether sample i lay in front of the termination point.
+template <typename scalar_t>
+HF_HD void composite_ray(int64_t n, const scalar_t* sigma, const scalar_t* rgb, const scalar_t* t0, const scalar_t* t1,
+                         double* tau, scalar_t* out_rgb, scalar_t* opacity, scalar_t* depth, bool* done,
+                         bool* visible) {
+  RayAccum<scalar_t> acc;
+  acc.tau = *tau;
+  for (int c = 0; c < 3; ++c) acc.rgb[c] = out_rgb[c];
+  acc.opacity = *opacity;
+  acc.depth = *depth;
+  acc.done = *done;
+  for (int64_t i = 0; i < n && !acc.done; ++i) {
+    composite_sample(acc, sigma[i], rgb + 3 * i, t0[i], t1[i]);
+    if (visible) visible[i] = !acc.done;
+  }
+  *tau = acc.tau;
+  for (int c = 0; c < 3; ++c) out_rgb[c] = acc.rgb[c];
+  *opacity = acc.opacity;
+  *depth = acc.depth;
+  *done = acc.done;
+}
+
 // Gradient of one ray's (rgb, opacity, depth) with respect to its samples' sigma and rgb, given
 // the output gradients g_rgb[3], g_opacity, g_depth. Samples [0, n) of the ray, in order.
 //   w_i = T_i a_i,  dw_i/dtau_i = T_{i+1},  dw_k/dtau_i = -w_k (k > i)

@@ -49,11 +49,11 @@ __global__ void composite_forward_kernel(const scalar_t* s, const scalar_t* c, c
                                          scalar_t* out_depth) {
   const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (r >= n_rays) return;
-  hfrm::RayAccum<scalar_t> acc;
-  for (int64_t i = off[r]; i < off[r + 1] && !acc.done; ++i) hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
-  for (int ch = 0; ch < 3; ++ch) out_rgb[3 * r + ch] = acc.rgb[ch];
-  out_op[r] = acc.opacity;
-  out_depth[r] = acc.depth;
+  const int64_t i = off[r];
+  double tau = 0.0;
+  bool done = false;
+  hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, &tau, out_rgb + 3 * r, out_op + r,
+                                out_depth + r, &done, nullptr);
 }
 
 template <typename scalar_t>
@@ -72,22 +72,9 @@ __global__ void composite_accumulate_kernel(const float* s, const float* c, cons
                                             float* rgb, float* op, float* depth, bool* done, bool* vis) {
   const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (j >= n) return;
-  const int64_t r = rays[j];
-  hfrm::RayAccum<float> acc;
-  acc.tau = tau[r];
-  for (int ch = 0; ch < 3; ++ch) acc.rgb[ch] = rgb[3 * r + ch];
-  acc.opacity = op[r];
-  acc.depth = depth[r];
-  acc.done = done[r];
-  for (int64_t i = off[j]; i < off[j + 1]; ++i) {
-    hfrm::composite_sample(acc, s[i], c + 3 * i, a[i], b[i]);
-    vis[i] = !acc.done;
-  }
-  tau[r] = acc.tau;
-  for (int ch = 0; ch < 3; ++ch) rgb[3 * r + ch] = acc.rgb[ch];
-  op[r] = acc.opacity;
-  depth[r] = acc.depth;
-  done[r] = acc.done;
+  const int64_t r = rays[j], i = off[j];
+  hfrm::composite_ray<float>(off[j + 1] - i, s + i, c + 3 * i, a + i, b + i, tau + r, rgb + 3 * r, op + r, depth + r,
+                             done + r, vis + i);
 }
 
 __global__ void grid_update_kernel(float* ema, const float* sigma, int64_t n, float decay) {

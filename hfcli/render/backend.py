@@ -76,6 +76,19 @@ def ops_for(device: torch.device) -> ModuleType | None:
     return _load("cpp")
 
 
+def derived(owner: object, name: str, sources: tuple[torch.Tensor, ...], make: Callable):
+    """make(*sources), kept on `owner` as `name` until a source is replaced or changed in place:
+    the layouts the kernels read (bitfields, channels-last copies) are made once per update.
+    In-place ops bump a tensor's version (optimizers, load_state_dict); writes through `.data`
+    do not, and hfcli makes none."""
+    versions = tuple(t._version for t in sources)
+    cached = getattr(owner, name, None)  # (the sources, their versions, the result)
+    if cached is None or cached[1] != versions or any(a is not b for a, b in zip(cached[0], sources)):
+        cached = (sources, versions, make(*sources))
+        setattr(owner, name, cached)
+    return cached[2]
+
+
 def _sources(kind: str) -> list[Path]:
     src = source_dir()
     if kind == "cpp":

@@ -46,11 +46,11 @@ class OccupancyGrid:
         into their EMA, re-threshold."""
         g = self.resolution
         cell = (self.aabb[3:] - self.aabb[:3]) / g
+        ops = backend.ops_for(self.ema.device)
         for s in range(self.ema.shape[0]) if scenes is None else scenes:
             pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
             sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
             sigma = sigma.reshape(g, g, g).float()
-            ops = backend.ops_for(self.ema.device)
             if ops is not None:
                 ops.grid_update(self.ema[s], sigma.contiguous(), self.decay)
             else:
@@ -93,12 +93,9 @@ class OccupancyGrid:
 
     def bitfields(self):
         """`occupied` packed for the compiled marcher (raymarch_ext.bitfields); cached until it changes."""
-        cached = getattr(self, "_bits_of", None)  # (the tensor packed, its version, the bits)
-        if cached is None or cached[0] is not self.occupied or cached[1] != self.occupied._version:
-            from .raymarch_ext import bitfields
+        from .raymarch_ext import bitfields
 
-            self._bits_of = (self.occupied, self.occupied._version, bitfields(self.occupied))
-        return self._bits_of[2]
+        return backend.derived(self, "_bits_of", (self.occupied,), bitfields)
 
     def occupancy_fraction(self) -> float:
         return float(self.occupied.float().mean())
