@@ -104,6 +104,54 @@ class _CompiledEncoding(torch.autograd.Function):
         return None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None], None
 
 
+def _fusable(points: torch.Tensor, weights: MLPWeights) -> bool:
+    """The fused CPU kernels (ext/raymarch/field_cpu.cpp) take float32 points and 2-D weights."""
+    return (
+        points.device.type == "cpu"
+        and points.dtype == torch.float32
+        and all(w.dim() == 2 and w.dtype == torch.float32 for w, _ in weights)
+    )
+
+
+def _fused_raw(ops, encoding: "Encoding", points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+    """mlp(encoding(points), weights) in one pass over tiles of points (raw outputs [N, 4])."""
+    points = points.contiguous()
+    ws, bs = [w for w, _ in weights], [b for _, b in weights]
+    params = [encoding.planes, encoding.grid, *ws, *bs]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in params):
+        return _FusedField.apply(ops, encoding, points, *params)
+    planes_cl, grid_cl = encoding._channels_last()
+    return ops.field_forward(points, planes_cl, grid_cl, [w.detach() for w in ws], [b.detach() for b in bs], False, "")[0]
+
+
+class _FusedField(torch.autograd.Function):
+    """The encoding and the MLP fused on the CPU, differentiable in the planes, the volume and
+    every weight; the forward keeps each layer's input for the backward."""
+
+    @staticmethod
+    def forward(ctx, ops, encoding, points, planes, grid, *weights_and_biases):
+        n = len(weights_and_biases) // 2
+        ws = [w.detach() for w in weights_and_biases[:n]]
+        bs = [b.detach() for b in weights_and_biases[n:]]
+        planes_cl, grid_cl = encoding._channels_last()
+        raw, *saved = ops.field_forward(points, planes_cl, grid_cl, ws, bs, True, "")
+        ctx.ops, ctx.channels_last, ctx.n_layers = ops, (planes_cl, grid_cl), n
+        ctx.save_for_backward(points, *ws, *saved)
+        return raw
+
+    @staticmethod
+    def backward(ctx, d_raw):
+        points, *rest = ctx.saved_tensors
+        n = ctx.n_layers
+        ws, saved = rest[:n], rest[n:]
+        planes_cl, grid_cl = ctx.channels_last
+        encoding_grad = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
+        out = ctx.ops.field_backward(points, planes_cl, grid_cl, list(ws), list(saved), d_raw, encoding_grad, "")
+        d_planes = out[0].permute(0, 3, 1, 2) if encoding_grad else None
+        d_grid = out[1].permute(3, 0, 1, 2)[None] if encoding_grad else None
+        return (None, None, None, d_planes, d_grid, *out[2 : 2 + n], *out[2 + n :])
+
+
 def mlp(features: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
     """features: [N, in] → raw outputs [N, 4] through ReLU hidden layers."""
     h = features
@@ -130,6 +178,9 @@ class Field(torch.nn.Module):
 
     def query(self, points: torch.Tensor, weights: MLPWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """points [N, 3], weights of one scene → sigma [N], albedo [N, 3]."""
+        ops = backend.ops_for(points.device)
+        if ops is not None and _fusable(points, weights):
+            return activate(_fused_raw(ops, self.encoding, points, weights), self.cfg)
         if torch.is_grad_enabled() or len(points) <= INFERENCE_CHUNK:
             return activate(mlp(self.encoding(points), weights), self.cfg)
         parts = [self.query(points[i : i + INFERENCE_CHUNK], weights) for i in range(0, len(points), INFERENCE_CHUNK)]

@@ -25,16 +25,6 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
-def ops():
-    if shutil.which("c++") is None and shutil.which("g++") is None:
-        pytest.skip("no C++ compiler on this machine: the cpp backend cannot be built")
-    backend.reset()
-    module = backend._load("cpp")
-    assert module is not None, "the C++ raymarcher failed to build"
-    return module
-
-
-@pytest.fixture(scope="module")
 def cuda_ops():
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")

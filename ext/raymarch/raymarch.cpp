@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "encoding.h"
+#include "field_cpu.h"
 #include "raymarch.h"
 #ifdef HFCLI_WITH_CUDA
 #include "raymarch_cuda.h"
@@ -390,4 +391,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("grid_update", &grid_update);
   m.def("encode_forward", &encode_forward);
   m.def("encode_backward", &encode_backward);
+  m.def("field_isas", &hfcli_field::field_isas);
+  m.def("field_forward", &hfcli_field::field_forward);
+  m.def("field_backward", &hfcli_field::field_backward);
 }

@@ -24,7 +24,10 @@ import torch
 BACKENDS = ("auto", "torch", "cpp", "cuda")
 ENV_VAR = "HFCLI_BACKEND"
 # The kernels mirror the reference's float arithmetic step by step: no fused multiply-add.
-CPU_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+# -fopenmp: at::parallel_for is inline OpenMP code in ATen's headers; without the flag it
+# compiles to a serial loop (Linux torch builds use OpenMP; elsewhere the loops stay serial).
+OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
+CPU_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", *OPENMP]
 CUDA_FLAGS = ["-O3", "--fmad=false"]
 
 _choice: str | None = None
@@ -91,9 +94,8 @@ def derived(owner: object, name: str, sources: tuple[torch.Tensor, ...], make: C
 
 def _sources(kind: str) -> list[Path]:
     src = source_dir()
-    if kind == "cpp":
-        return [src / "raymarch.cpp"]
-    return [src / "raymarch.cpp", src / "raymarch_cuda.cu"]
+    cpu = [src / "raymarch.cpp", src / "field_cpu.cpp"]
+    return cpu if kind == "cpp" else cpu + [src / "raymarch_cuda.cu"]
 
 
 def module_name(kind: str) -> str:
@@ -152,6 +154,7 @@ def _build(kind: str) -> ModuleType:
         sources=[str(p) for p in _sources(kind)],
         extra_cflags=CPU_FLAGS + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
         extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
+        extra_ldflags=OPENMP,
         build_directory=str(directory),
         verbose=False,
     )

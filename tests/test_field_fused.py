@@ -1,0 +1,157 @@
+"""The fused field (ext/raymarch/field_cpu.cpp: encoding + MLP per tile of points) against the
+PyTorch field: outputs, gradients in every parameter, for every instruction set the CPU runs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from hfcli.field import Field, FieldConfig, mlp
+from hfcli.render import backend
+
+# The shipped field's shape, and one whose widths fill no vector exactly (tails everywhere).
+SHAPES = {
+    "default": FieldConfig(),
+    "ragged": FieldConfig(plane_res=9, plane_features=5, grid_res=5, grid_features=3, hidden=23, n_hidden=3),
+}
+
+
+def scene(cfg: FieldConfig, seed: int = 0):
+    torch.manual_seed(seed)
+    field = Field(cfg)
+    weights = [(torch.randn(o, i) / i**0.5, 0.3 * torch.randn(o)) for o, i in cfg.layer_shapes()]
+    return field, weights
+
+
+def points(n: int, seed: int = 1) -> torch.Tensor:
+    """Inside the box, on its faces and outside it (clamped like grid_sample's border)."""
+    gen = torch.Generator().manual_seed(seed)
+    pts = torch.rand(n, 3, generator=gen) * 2.4 - 1.2
+    pts[: n // 10] = pts[: n // 10].clamp(-1, 1).sign() * pts[: n // 10].abs().clamp_max(1.0)
+    return pts
+
+
+def channels_last(field: Field):
+    return field.encoding._channels_last()
+
+
+def fused(ops, field, weights, pts, isa, save=False):
+    planes, grid = channels_last(field)
+    return ops.field_forward(pts, planes, grid, [w for w, _ in weights], [b for _, b in weights], save, isa)
+
+
+def isas(ops):
+    return ops.field_isas()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("n", [1, 35, 1000])
+def test_forward_matches_the_reference(ops, shape, n):
+    field, weights = scene(SHAPES[shape])
+    pts = points(n)
+    ref = mlp(field.encoding.reference(pts), weights).detach()
+    assert "generic" in isas(ops)
+    for isa in isas(ops):
+        raw = fused(ops, field, weights, pts, isa)[0]
+        assert raw.shape == ref.shape
+        torch.testing.assert_close(raw, ref, rtol=1e-5, atol=1e-5, msg=f"instruction set {isa}")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("encoding_grad", [True, False])
+def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad):
+    field, weights = scene(SHAPES[shape], seed=2)
+    pts = points(777, seed=3)
+    # The reference in float64: the fused float32 gradients are held to it.
+    f64 = copy.deepcopy(field).double()
+    w64 = [(w.double().requires_grad_(), b.double().requires_grad_()) for w, b in weights]
+    raw = mlp(f64.encoding.reference(pts.double()), w64)
+    d_raw = torch.randn(raw.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ref = torch.autograd.grad(raw, [f64.encoding.planes, f64.encoding.grid] + [t for pair in w64 for t in pair], d_raw)
+    n = len(weights)
+    for isa in isas(ops):
+        raw32, *saved = fused(ops, field, weights, pts, isa, save=True)
+        planes, grid = channels_last(field)
+        out = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw.float(), encoding_grad, isa)
+        got = [t for pair in zip(out[2 : 2 + n], out[2 + n :]) for t in pair]
+        if encoding_grad:
+            got = [out[0].permute(0, 3, 1, 2), out[1].permute(3, 0, 1, 2)[None]] + got
+        else:
+            assert out[0] is None and out[1] is None
+        want = ref if encoding_grad else ref[2:]
+        for g, r in zip(got, want):
+            scale = r.abs().max().item()
+            assert (g.double() - r).abs().max().item() <= 1e-5 * max(scale, 1.0), f"instruction set {isa}"
+
+
+def test_gradient_matches_finite_differences(ops):
+    """The fused backward's directional derivative in the weights, against central differences
+    of the field in float64 (the kernels are float32 only; their forward matches it above)."""
+    field, weights = scene(FieldConfig(plane_res=6, plane_features=4, grid_res=4, grid_features=4, hidden=16), seed=5)
+    pts = points(200, seed=6)
+    d_raw = torch.randn(200, 4, generator=torch.Generator().manual_seed(7))
+    direction = [(torch.randn_like(w), torch.randn_like(b)) for w, b in weights]
+    features = field.encoding.reference(pts).detach().double()
+
+    def loss(eps: float) -> float:
+        moved = [(w.double() + eps * dw.double(), b.double() + eps * db.double()) for (w, b), (dw, db) in zip(weights, direction)]
+        return float((mlp(features, moved) * d_raw.double()).sum())
+
+    eps = 1e-6  # small enough that no pre-activation crosses a ReLU kink
+    numeric = (loss(eps) - loss(-eps)) / (2 * eps)
+    _, *saved = fused(ops, field, weights, pts, "", save=True)
+    planes, grid = channels_last(field)
+    out = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw, False, "")
+    n = len(weights)
+    analytic = sum(float((dw * g).sum() + (db * gb).sum()) for (dw, db), g, gb in zip(direction, out[2 : 2 + n], out[2 + n :]))
+    assert abs(numeric - analytic) <= 1e-4 * abs(analytic)
+
+
+def test_no_points(ops):
+    field, weights = scene(FieldConfig())
+    raw, *saved = fused(ops, field, weights, torch.zeros(0, 3), "", save=True)
+    assert raw.shape == (0, 4) and [s.shape[0] for s in saved] == [0, 0, 0]
+    planes, grid = channels_last(field)
+    out = ops.field_backward(torch.zeros(0, 3), planes, grid, [w for w, _ in weights], saved, torch.zeros(0, 4), True, "")
+    assert all(float(t.abs().sum()) == 0 for t in out)
+
+
+def test_field_query_uses_it_with_the_same_values_and_gradients(ops):
+    """Field.query on the cpp backend (fused, under autograd) against the torch backend."""
+    field, weights = scene(FieldConfig(), seed=8)
+    pts = points(3000, seed=9)
+
+    def run():
+        ws = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in weights]
+        sigma, rgb = field.query(pts, ws)
+        loss = (sigma * 1e-3).sin().sum() + rgb.square().sum()
+        params = [field.encoding.planes, field.encoding.grid] + [t for pair in ws for t in pair]
+        return (sigma.detach(), rgb.detach(), *torch.autograd.grad(loss, params))
+
+    backend.use("torch")
+    try:
+        ref = run()
+        backend.use("cpp")
+        got = run()
+        with torch.no_grad():
+            no_grad = field.query(pts, weights)
+    finally:
+        backend.use(None)
+    for a, b in zip(ref, got):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(no_grad[0], ref[0], rtol=1e-4, atol=1e-4)
+
+
+def test_bad_inputs_are_refused(ops):
+    field, weights = scene(FieldConfig(hidden=16))
+    pts = points(10)
+    planes, grid = channels_last(field)
+    ws, bs = [w for w, _ in weights], [b for _, b in weights]
+    with pytest.raises(RuntimeError, match="input width"):
+        ops.field_forward(pts, planes, grid, [ws[0], ws[0]], bs[:2], False, "")
+    with pytest.raises(RuntimeError, match="not available"):
+        ops.field_forward(pts, planes, grid, ws, bs, False, "no-such-isa")
+    with pytest.raises(RuntimeError, match="points"):
+        ops.field_forward(pts.double(), planes, grid, ws, bs, False, "")
