@@ -387,3 +387,11 @@ def test_render_of_no_rays(ops, grad):
         out = render_with("cpp", lambda: render_rays(lambda p, s: field.query(p, weights), none, none,
                                                      torch.zeros(0, dtype=torch.long), grid_of("ball", 1), torch.ones(3)))
     assert out.rgb.shape == (0, 3) and out.n_samples == 0
+
+
+def test_sample_points_are_the_renderers_expression_exactly(ops):
+    o, d = random_rays(300, seed=15)
+    m = rx.Marcher(ops, o, d, torch.zeros(300, dtype=torch.long), rx.no_grid(), 1, AABB, RENDER_STEP, None)
+    idx, t0, t1 = m.march_all()
+    assert idx.numel() > 1000
+    assert torch.equal(m.points(idx, t0, t1), o[idx] + d[idx] * (0.5 * (t0 + t1))[:, None])

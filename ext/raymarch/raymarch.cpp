@@ -7,6 +7,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "encoding.h"
@@ -26,6 +28,18 @@ using hfrm::Grid;
 using hfrm::StepRule;
 
 constexpr int64_t kGrain = 256;  // rays per parallel task
+constexpr int64_t kMarchChunk = 512;  // rays per chunk of the march, taken by threads as they free up
+
+// fn(chunk) for chunks [0, n), each thread taking the next chunk as it finishes one: for work
+// whose cost varies from chunk to chunk. Results must not depend on which thread ran a chunk.
+template <typename Fn>
+void parallel_chunks(int64_t n, const Fn& fn) {
+  std::atomic<int64_t> next{0};
+  const int64_t workers = std::min<int64_t>(n, at::get_num_threads());
+  at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
+    for (int64_t c = next++; c < n; c = next++) fn(c);
+  });
+}
 
 Box make_box(const std::vector<double>& aabb) {
   TORCH_CHECK(aabb.size() == 6, "aabb needs 6 numbers");
@@ -127,12 +141,28 @@ std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, tor
     return hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, k0[i], limit, emit);
   };
 
+  // On the CPU the first pass keeps the samples it counts, per chunk of rays, and the second
+  // copies them into place: marching once instead of twice. Chunks are taken dynamically, since
+  // rays that cross the object cost far more than rays that miss it.
+  struct Staged {
+    std::vector<int64_t> ray;
+    std::vector<float> t0, t1;
+  };
+  const int64_t chunks = (n_rays + kMarchChunk - 1) / kMarchChunk;
+  std::vector<Staged> staged(chunks);
   std::vector<int64_t> offsets(n_rays + 1, 0);
-  at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t count = 0;
-      walk(i, [&](int, float, float) { ++count; });
-      offsets[i + 1] = count;
+  auto k_end = torch::empty({n_rays}, k_start.options());
+  int32_t* out_k = k_end.data_ptr<int32_t>();
+  parallel_chunks(chunks, [&](int64_t c) {
+    Staged& st = staged[c];
+    for (int64_t i = c * kMarchChunk; i < std::min(n_rays, (c + 1) * kMarchChunk); ++i) {
+      const int64_t r = ray[i], before = static_cast<int64_t>(st.t0.size());
+      out_k[i] = walk(i, [&](int, float t0, float t1) {
+        st.ray.push_back(r);
+        st.t0.push_back(t0);
+        st.t1.push_back(t1);
+      });
+      offsets[i + 1] = static_cast<int64_t>(st.t0.size()) - before;
     }
   });
   for (int64_t i = 0; i < n_rays; ++i) offsets[i + 1] += offsets[i];
@@ -141,24 +171,46 @@ std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, tor
   auto ray_indices = torch::empty({total}, scene_ids.options());
   auto t_starts = torch::empty({total}, rays_o.options());
   auto t_ends = torch::empty({total}, rays_o.options());
-  auto k_end = torch::empty({n_rays}, k_start.options());
   int64_t* out_ray = ray_indices.data_ptr<int64_t>();
   float* out_t0 = t_starts.data_ptr<float>();
   float* out_t1 = t_ends.data_ptr<float>();
-  int32_t* out_k = k_end.data_ptr<int32_t>();
-  at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t at = offsets[i];
-      const int64_t r = ray[i];
-      out_k[i] = walk(i, [&](int, float t0, float t1) {
-        out_ray[at] = r;
-        out_t0[at] = t0;
-        out_t1[at] = t1;
-        ++at;
-      });
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const Staged& st = staged[c];
+      const int64_t at = offsets[c * kMarchChunk];
+      std::copy(st.ray.begin(), st.ray.end(), out_ray + at);
+      std::copy(st.t0.begin(), st.t0.end(), out_t0 + at);
+      std::copy(st.t1.begin(), st.t1.end(), out_t1 + at);
     }
   });
   return {ray_indices, t_starts, t_ends, k_end};
+}
+
+// The midpoints of samples, o + d · (t0 + t1) / 2 per sample's ray [N, 3], in the float
+// operations (and order) of the renderer's PyTorch expression. CPU tensors only.
+torch::Tensor sample_points(torch::Tensor rays_o, torch::Tensor rays_d, torch::Tensor ray_indices, torch::Tensor t0,
+                            torch::Tensor t1) {
+  check_rays(rays_o, rays_d);
+  TORCH_CHECK(!rays_o.is_cuda(), "sample_points runs on the CPU");
+  TORCH_CHECK(ray_indices.dtype() == torch::kInt64 && ray_indices.is_contiguous(), "ray_indices must be int64");
+  TORCH_CHECK(t0.dtype() == torch::kFloat32 && t1.dtype() == torch::kFloat32 && t0.is_contiguous() &&
+                  t1.is_contiguous() && t0.numel() == ray_indices.numel() && t1.numel() == ray_indices.numel(),
+              "t_starts, t_ends must be float32 [N]");
+  const int64_t n = ray_indices.numel();
+  auto out = torch::empty({n, 3}, rays_o.options());
+  const float* o = rays_o.data_ptr<float>();
+  const float* d = rays_d.data_ptr<float>();
+  const int64_t* r = ray_indices.data_ptr<int64_t>();
+  const float* a = t0.data_ptr<float>();
+  const float* b = t1.data_ptr<float>();
+  float* p = out.data_ptr<float>();
+  at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float mid = 0.5f * (a[i] + b[i]);
+      for (int c = 0; c < 3; ++c) p[3 * i + c] = o[3 * r[i] + c] + d[3 * r[i] + c] * mid;
+    }
+  });
+  return out;
 }
 
 void check_samples(const torch::Tensor& sigmas, const torch::Tensor& rgbs, const torch::Tensor& t0,
@@ -385,6 +437,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "hfcli raymarcher: C++ on the CPU (and CUDA kernels when built with them)";
   m.def("ray_bounds", &ray_bounds);
   m.def("march", &march);
+  m.def("sample_points", &sample_points);
   m.def("composite_forward", &composite_forward);
   m.def("composite_backward", &composite_backward);
   m.def("composite_accumulate", &composite_accumulate);

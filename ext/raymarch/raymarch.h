@@ -83,8 +83,11 @@ HF_HD void step_span(int k, float jitter, float t_near, float t_far, const StepR
 // to the first occupied one, and return the first step whose midpoint lies past that point.
 // The margin keeps the skip conservative against float error: a step it spares lies at least
 // 1% of a step inside the empty stretch, and every other step is tested like any other.
+// A walk on the fine level also stops where it enters an empty cell of the coarse level (`coarse`,
+// `f` fine cells per coarse cell; null for none): the march crosses that one a coarse cell at a time.
 HF_HD int skip_empty(int k, float jitter, float t_near, float mid, const float* o, const float* d, const Box& box,
-                     const uint8_t* bits, int res, int64_t scene, const int* cell, const StepRule& rule) {
+                     const uint8_t* bits, int res, int64_t scene, const int* cell, const StepRule& rule,
+                     const uint8_t* coarse = nullptr, int f = 1) {
   int c[3], dir[3];
   float t_next[3], t_delta[3];
   for (int a = 0; a < 3; ++a) {
@@ -106,6 +109,7 @@ HF_HD int skip_empty(int k, float jitter, float t_near, float mid, const float* 
     t_exit = t_next[a];
     c[a] += dir[a];
     if (dir[a] == 0 || c[a] < 0 || c[a] >= res || bit_set(bits, res, scene, c[0], c[1], c[2])) break;
+    if (coarse && !bit_set(coarse, res / f, scene, c[0] / f, c[1] / f, c[2] / f)) break;
     t_next[a] += t_delta[a];
   }
   if (!(t_exit > mid)) return k + 1;
@@ -156,7 +160,7 @@ HF_HD int march_ray(const float* o, const float* d, int64_t scene, float jitter,
       if (grid.coarse && !bit_set(grid.coarse, grid.coarse_res, scene, coarse[0], coarse[1], coarse[2])) {
         k = skip_empty(k, jitter, t_near, mid, o, d, box, grid.coarse, grid.coarse_res, scene, coarse, rule);
       } else {
-        k = skip_empty(k, jitter, t_near, mid, o, d, box, grid.bits, grid.res, scene, cell, rule);
+        k = skip_empty(k, jitter, t_near, mid, o, d, box, grid.bits, grid.res, scene, cell, rule, grid.coarse, f);
       }
     }
   }

@@ -67,6 +67,7 @@ class Marcher:
     def __init__(self, ops: ModuleType, rays_o, rays_d, scene_ids, grid_bits, res: int, aabb, step: float, jitter):
         """grid_bits: what `bitfields` (or `no_grid`) returns; res: the grid's resolution."""
         self.ops = ops
+        self.rays = rays_o, rays_d  # as given: sample points keep their dtype
         self.o, self.d = rays_o.contiguous().float(), rays_d.contiguous().float()
         self.scene_ids = scene_ids.contiguous().long()
         self.bits, self.coarse, self.coarse_res = grid_bits
@@ -89,10 +90,18 @@ class Marcher:
         ray_indices, t0, t1, _ = self.march(rays, k, max(1, self.n_steps))
         return ray_indices, t0, t1
 
-    def composite_visible(self, sample_fn: SampleFn):
+    def points(self, ray_indices, t_starts, t_ends) -> torch.Tensor:
+        """Sample midpoints [N, 3], as the PyTorch renderer computes them (one pass on the CPU)."""
+        o, d = self.rays
+        if o.device.type == "cpu" and o.dtype == torch.float32:
+            return self.ops.sample_points(self.o, self.d, ray_indices, t_starts, t_ends)
+        return o[ray_indices] + d[ray_indices] * (0.5 * (t_starts + t_ends))[:, None]
+
+    def composite_visible(self, sample_fn: SampleFn, keep_visible: bool = True):
         """March every ray, query its samples without autograd (sample_fn(ray_indices, t0, t1)
-        → (sigma, rgb)) and composite them. Returns (rgb, opacity, depth) per ray and the
-        visible samples (ray_indices, t0, t1): those in front of each ray's termination."""
+        → (sigma, rgb)) and composite them. Returns (rgb, opacity, depth) per ray, the visible
+        samples (ray_indices, t0, t1: those in front of each ray's termination; None unless
+        keep_visible) and how many there are."""
         n = len(self.o)
         ray_indices, t0, t1 = self.march_all()
         sigma, colour = sample_fn(ray_indices, t0, t1)
@@ -104,7 +113,8 @@ class Marcher:
             sigma.float().contiguous(), colour.float().contiguous(), t0, t1,
             _offsets(ray_indices, rays), rays, tau, rgb, opacity, depth, done,
         )
-        return (rgb, opacity, depth), (ray_indices[seen], t0[seen], t1[seen])
+        visible = (ray_indices[seen], t0[seen], t1[seen]) if keep_visible else None
+        return (rgb, opacity, depth), visible, int(seen.sum())
 
 
 class _Composite(torch.autograd.Function):

@@ -73,7 +73,7 @@ def render_rays(
 
     ops = backend.ops_for(rays_o.device)
     if ops is not None:
-        return _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter, points_of)
+        return _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter)
 
     ray_idx, t0, t1 = rm.march(rays_o, rays_d, scene_ids, occupied, aabb, step, jitter)
     if torch.is_grad_enabled() and ray_idx.numel():
@@ -87,7 +87,7 @@ def render_rays(
     return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
 
 
-def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter, points_of):
+def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter):
     """render_rays on ext/raymarch: march, query without autograd, composite; with autograd,
     query the visible samples again with gradient and composite them with the kernel."""
     bits = grid.bitfields() if grid is not None else rx.no_grid(rays_o.device)
@@ -96,14 +96,16 @@ def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, backgrou
 
     def no_grad_query(idx, a, b):
         with torch.no_grad():
-            return _query_by_scene(query, points_of(idx, a, b), scene_ids[idx])
+            return _query_by_scene(query, marcher.points(idx, a, b), scene_ids[idx])
 
-    (color, opacity, depth), (ray_idx, t0, t1) = marcher.composite_visible(no_grad_query)
-    if torch.is_grad_enabled():
-        sigma, rgb = _query_by_scene(query, points_of(ray_idx, t0, t1), scene_ids[ray_idx])
+    grad = torch.is_grad_enabled()
+    (color, opacity, depth), visible, n_visible = marcher.composite_visible(no_grad_query, keep_visible=grad)
+    if grad:
+        ray_idx, t0, t1 = visible
+        sigma, rgb = _query_by_scene(query, marcher.points(ray_idx, t0, t1), scene_ids[ray_idx])
         color, opacity, depth = rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0])
     color = color + (1.0 - opacity)[:, None] * background
-    return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
+    return RenderOutput(color, opacity, depth, n_visible)
 
 
 @torch.no_grad()
