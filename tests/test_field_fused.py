@@ -61,7 +61,10 @@ def test_forward_matches_the_reference(ops, shape, n):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("encoding_grad", [True, False])
-def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad):
+@pytest.mark.parametrize("dead_rows", [False, True])
+def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad, dead_rows):
+    """dead_rows: many points get zero d(raw), as samples behind a ray's termination do; the
+    kernels skip them and pack tiles from the others."""
     field, weights = scene(SHAPES[shape], seed=2)
     pts = points(777, seed=3)
     # The reference in float64: the fused float32 gradients are held to it.
@@ -69,6 +72,10 @@ def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad):
     w64 = [(w.double().requires_grad_(), b.double().requires_grad_()) for w, b in weights]
     raw = mlp(f64.encoding.reference(pts.double()), w64)
     d_raw = torch.randn(raw.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    if dead_rows:
+        d_raw[::3] = 0.0
+        d_raw[100:300] = 0.0
+        d_raw[-50:] = 0.0
     ref = torch.autograd.grad(raw, [f64.encoding.planes, f64.encoding.grid] + [t for pair in w64 for t in pair], d_raw)
     n = len(weights)
     for isa in isas(ops):

@@ -299,7 +299,7 @@ std::vector<torch::Tensor> field_backward(torch::Tensor points, torch::Tensor pl
       dwt_ptrs.push_back(dwt[t][l].data_ptr<float>());
       db_ptrs.push_back(db[t][l].data_ptr<float>());
     }
-    std::vector<float> scratch(2 * kTile * net.max_pad);
+    std::vector<float> scratch(backward_scratch(net));
     k.backward(net, enc, p, g, saved_ptrs.data(), begin * kTile, std::min(end * kTile, n), dwt_ptrs.data(),
                db_ptrs.data(), encoding_grad ? d_planes[t].data_ptr<float>() : nullptr,
                encoding_grad ? d_grid[t].data_ptr<float>() : nullptr, scratch.data());

@@ -24,6 +24,14 @@ struct Net {
   const float* b[kMaxLayers];   // [pads[l+1]]
 };
 
+// Floats of scratch one thread's backward needs: two gradient tiles, a tile of each layer's
+// saved rows and the tile's points.
+inline int64_t backward_scratch(const Net& net) {
+  int64_t floats = 2 * kTile * net.max_pad + 3 * kTile;
+  for (int l = 0; l < net.n_layers; ++l) floats += kTile * net.pads[l];
+  return floats;
+}
+
 struct Encoding {
   hfrm::EncodingShape shape;
   const float* planes;  // [3, R, R, C] channels last

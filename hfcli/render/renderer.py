@@ -29,6 +29,9 @@ class RenderOutput:
     rgb: torch.Tensor  # [R, 3] composited over the background
     opacity: torch.Tensor  # [R]
     depth: torch.Tensor  # [R]
+    # Samples the field was queried at for this image. Under autograd the PyTorch path counts
+    # those in front of each ray's termination (it re-queries only them); the compiled one
+    # queries every marched sample once.
     n_samples: int
 
 
@@ -88,24 +91,17 @@ def render_rays(
 
 
 def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter):
-    """render_rays on ext/raymarch: march, query without autograd, composite; with autograd,
-    query the visible samples again with gradient and composite them with the kernel."""
+    """render_rays on ext/raymarch: march, query, composite with the kernel. One query, with or
+    without autograd: samples behind a ray's termination get zero gradient from the compositing
+    backward, and the fused field's backward skips them, so no separate pass picks them out."""
     bits = grid.bitfields() if grid is not None else rx.no_grid(rays_o.device)
     res = grid.resolution if grid is not None else 1
     marcher = rx.Marcher(ops, rays_o, rays_d, scene_ids, bits, res, aabb, step, jitter)
-
-    def no_grad_query(idx, a, b):
-        with torch.no_grad():
-            return _query_by_scene(query, marcher.points(idx, a, b), scene_ids[idx])
-
-    grad = torch.is_grad_enabled()
-    (color, opacity, depth), visible, n_visible = marcher.composite_visible(no_grad_query, keep_visible=grad)
-    if grad:
-        ray_idx, t0, t1 = visible
-        sigma, rgb = _query_by_scene(query, marcher.points(ray_idx, t0, t1), scene_ids[ray_idx])
-        color, opacity, depth = rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0])
+    ray_idx, t0, t1 = marcher.march_all()
+    sigma, rgb = _query_by_scene(query, marcher.points(ray_idx, t0, t1), scene_ids[ray_idx])
+    color, opacity, depth = rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0])
     color = color + (1.0 - opacity)[:, None] * background
-    return RenderOutput(color, opacity, depth, n_visible)
+    return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
 
 
 @torch.no_grad()
