@@ -113,7 +113,7 @@ def _fusable(points: torch.Tensor, weights: MLPWeights) -> bool:
     )
 
 
-def _fused_raw(ops, encoding: "Encoding", points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+def _fused_raw(ops, encoding: Encoding, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
     """mlp(encoding(points), weights) in one pass over tiles of points (raw outputs [N, 4])."""
     points = points.contiguous()
     ws, bs = [w for w, _ in weights], [b for _, b in weights]

@@ -106,27 +106,6 @@ def test_march_edge_cases(ops):
         assert torch.equal(a, b)
 
 
-def test_march_resumes_where_it_stopped(ops):
-    o, d = random_rays(400, seed=4)
-    scenes = torch.zeros(len(o), dtype=torch.long)
-    grid = grid_of("random", scenes=1)
-    m = rx.Marcher(ops, o, d, scenes, rx.bitfields(grid.occupied), grid.resolution, AABB, RENDER_STEP, None)
-    whole = m.march_all()
-    rays = torch.arange(len(o))
-    k = torch.zeros(len(o), dtype=torch.int32)
-    parts = []
-    while rays.numel():
-        idx, t0, t1, k = m.march(rays, k, 3)
-        assert torch.bincount(torch.searchsorted(rays, idx), minlength=len(rays)).max() <= 3
-        parts.append((idx, t0, t1))
-        live = k < m.n_steps
-        rays, k = rays[live], k[live]
-    idx, t0, t1 = (torch.cat(p) for p in zip(*parts))
-    order = torch.sort(idx, stable=True).indices
-    for a, b in zip(whole, (idx[order], t0[order], t1[order])):
-        assert torch.equal(a, b)
-
-
 # ───────────────────────────── compositing ─────────────────────────────
 
 def packed_samples(n_rays: int, seed: int, dtype=torch.float64, long_ray: int = 0):

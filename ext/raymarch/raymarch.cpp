@@ -90,55 +90,47 @@ std::vector<torch::Tensor> ray_bounds(torch::Tensor rays_o, torch::Tensor rays_d
   return {t_near, t_far};
 }
 
-// March the rays `rays` [A] (indices into the ray arrays) from their step `k_start` [A], at most
-// `limit` samples each. Two passes over the rays, count then write, so the output is packed in
-// ray order without locks and is the same on every run. Returns ray_indices [N] (int64, into
-// the ray arrays), t_starts [N], t_ends [N] and the step each ray resumes from [A].
+// March every ray. Two passes over the rays, count then write, so the output is packed in ray
+// order without locks and is the same on every run. Returns ray_indices [N] (int64), t_starts
+// [N] and t_ends [N].
 std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, torch::Tensor scene_ids,
                                  torch::Tensor jitter, torch::Tensor t_near, torch::Tensor t_far, torch::Tensor bits,
                                  int64_t res, torch::Tensor coarse, int64_t coarse_res, std::vector<double> aabb,
-                                 double step, int64_t max_steps,
-                                 torch::Tensor rays, torch::Tensor k_start, int64_t limit) {
+                                 double step, int64_t max_steps) {
   check_rays(rays_o, rays_d);
-  TORCH_CHECK(scene_ids.dtype() == torch::kInt64 && rays.dtype() == torch::kInt64, "indices must be int64");
-  TORCH_CHECK(k_start.dtype() == torch::kInt32 && k_start.numel() == rays.numel(), "k_start must be int32 [A]");
+  TORCH_CHECK(scene_ids.dtype() == torch::kInt64 && scene_ids.numel() == rays_o.size(0), "scene_ids must be int64 [R]");
   TORCH_CHECK(bits.numel() == 0 || bits.dtype() == torch::kUInt8, "the grid bitfield must be uint8");
   TORCH_CHECK(coarse.numel() == 0 || coarse.dtype() == torch::kUInt8, "the coarse bitfield must be uint8");
   const Box box = make_box(aabb);
   const Grid grid = make_grid(bits, res, coarse, coarse_res);
   const StepRule rule{static_cast<float>(step), static_cast<int>(max_steps)};
-  const int64_t n_rays = rays.numel();
+  const int64_t n_rays = rays_o.size(0);
   const float* o = rays_o.data_ptr<float>();
   const float* d = rays_d.data_ptr<float>();
   const int64_t* scene = scene_ids.data_ptr<int64_t>();
   const float* jit = jitter.numel() ? jitter.data_ptr<float>() : nullptr;
   const float* tn = t_near.data_ptr<float>();
   const float* tf = t_far.data_ptr<float>();
-  const int64_t* ray = rays.data_ptr<int64_t>();
-  const int32_t* k0 = k_start.data_ptr<int32_t>();
 
 #ifdef HFCLI_WITH_CUDA
   if (ON_CUDA(rays_o)) {
-    auto counts = torch::empty({n_rays}, rays.options());
-    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, ray, k0, n_rays, limit, false,
-                     counts.data_ptr<int64_t>(), nullptr, nullptr, nullptr, nullptr, nullptr);
+    auto counts = torch::empty({n_rays}, scene_ids.options());
+    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, n_rays, false, counts.data_ptr<int64_t>(), nullptr,
+                     nullptr, nullptr, nullptr);
     auto ends = torch::cumsum(counts, 0);
     const int64_t total = n_rays ? ends[-1].item<int64_t>() : 0;
     auto starts = ends - counts;
     auto ray_indices = torch::empty({total}, scene_ids.options());
     auto t_starts = torch::empty({total}, rays_o.options());
     auto t_ends = torch::empty({total}, rays_o.options());
-    auto k_end = torch::empty({n_rays}, k_start.options());
-    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, ray, k0, n_rays, limit, true, nullptr,
-                     starts.data_ptr<int64_t>(), ray_indices.data_ptr<int64_t>(), t_starts.data_ptr<float>(),
-                     t_ends.data_ptr<float>(), k_end.data_ptr<int32_t>());
-    return {ray_indices, t_starts, t_ends, k_end};
+    hfrm_cuda::march(o, d, scene, jit, tn, tf, grid, box, rule, n_rays, true, nullptr, starts.data_ptr<int64_t>(),
+                     ray_indices.data_ptr<int64_t>(), t_starts.data_ptr<float>(), t_ends.data_ptr<float>());
+    return {ray_indices, t_starts, t_ends};
   }
 #endif
-  auto walk = [&](int64_t i, auto emit) {
-    const int64_t r = ray[i];
+  auto walk = [&](int64_t r, auto emit) {
     const float j = jit ? jit[r] : 0.0f;
-    return hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, k0[i], limit, emit);
+    hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, emit);
   };
 
   // On the CPU the first pass keeps the samples it counts, per chunk of rays, and the second
@@ -151,18 +143,16 @@ std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, tor
   const int64_t chunks = (n_rays + kMarchChunk - 1) / kMarchChunk;
   std::vector<Staged> staged(chunks);
   std::vector<int64_t> offsets(n_rays + 1, 0);
-  auto k_end = torch::empty({n_rays}, k_start.options());
-  int32_t* out_k = k_end.data_ptr<int32_t>();
   parallel_chunks(chunks, [&](int64_t c) {
     Staged& st = staged[c];
-    for (int64_t i = c * kMarchChunk; i < std::min(n_rays, (c + 1) * kMarchChunk); ++i) {
-      const int64_t r = ray[i], before = static_cast<int64_t>(st.t0.size());
-      out_k[i] = walk(i, [&](int, float t0, float t1) {
+    for (int64_t r = c * kMarchChunk; r < std::min(n_rays, (c + 1) * kMarchChunk); ++r) {
+      const int64_t before = static_cast<int64_t>(st.t0.size());
+      walk(r, [&](int, float t0, float t1) {
         st.ray.push_back(r);
         st.t0.push_back(t0);
         st.t1.push_back(t1);
       });
-      offsets[i + 1] = static_cast<int64_t>(st.t0.size()) - before;
+      offsets[r + 1] = static_cast<int64_t>(st.t0.size()) - before;
     }
   });
   for (int64_t i = 0; i < n_rays; ++i) offsets[i + 1] += offsets[i];
@@ -183,7 +173,7 @@ std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, tor
       std::copy(st.t1.begin(), st.t1.end(), out_t1 + at);
     }
   });
-  return {ray_indices, t_starts, t_ends, k_end};
+  return {ray_indices, t_starts, t_ends};
 }
 
 // The midpoints of samples, o + d · (t0 + t1) / 2 per sample's ray [N, 3], in the float
@@ -248,10 +238,8 @@ std::vector<torch::Tensor> composite_forward(torch::Tensor sigmas, torch::Tensor
     at::parallel_for(0, n_rays, kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const int64_t i = off[r];
-        double tau = 0.0;
-        bool done = false;
-        hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, &tau, out_rgb + 3 * r, out_op + r,
-                                      out_depth + r, &done, nullptr);
+        hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, out_rgb + 3 * r, out_op + r,
+                                      out_depth + r);
       }
     });
   });
@@ -292,45 +280,6 @@ std::vector<torch::Tensor> composite_backward(torch::Tensor sigmas, torch::Tenso
     });
   });
   return {d_sigma, d_rgb};
-}
-
-// One round of front-to-back compositing that continues each ray from its state: samples of
-// ray `rays[j]` are [offsets[j], offsets[j + 1]). Updates tau [R] (float64), rgb [R, 3],
-// opacity [R], depth [R] and done [R] (bool) in place; returns which samples were still visible.
-torch::Tensor composite_accumulate(torch::Tensor sigmas, torch::Tensor rgbs, torch::Tensor t0, torch::Tensor t1,
-                                   torch::Tensor offsets, torch::Tensor rays, torch::Tensor tau, torch::Tensor rgb,
-                                   torch::Tensor opacity, torch::Tensor depth, torch::Tensor done) {
-  check_samples(sigmas, rgbs, t0, t1, offsets);
-  TORCH_CHECK(sigmas.dtype() == torch::kFloat32, "composite_accumulate is float32");
-  TORCH_CHECK(tau.dtype() == torch::kFloat64 && done.dtype() == torch::kBool, "tau is float64, done is bool");
-  const int64_t n = rays.numel();
-  auto visible = torch::zeros({sigmas.numel()}, done.options());
-  const int64_t* off = offsets.data_ptr<int64_t>();
-  const int64_t* ray = rays.data_ptr<int64_t>();
-  const float* s = sigmas.data_ptr<float>();
-  const float* c = rgbs.data_ptr<float>();
-  const float* a = t0.data_ptr<float>();
-  const float* b = t1.data_ptr<float>();
-  double* st_tau = tau.data_ptr<double>();
-  float* st_rgb = rgb.data_ptr<float>();
-  float* st_op = opacity.data_ptr<float>();
-  float* st_depth = depth.data_ptr<float>();
-  bool* st_done = done.data_ptr<bool>();
-  bool* vis = visible.data_ptr<bool>();
-#ifdef HFCLI_WITH_CUDA
-  if (ON_CUDA(sigmas)) {
-    hfrm_cuda::composite_accumulate(s, c, a, b, off, ray, n, st_tau, st_rgb, st_op, st_depth, st_done, vis);
-    return visible;
-  }
-#endif
-  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) {
-      const int64_t r = ray[j], i = off[j];
-      hfrm::composite_ray<float>(off[j + 1] - i, s + i, c + 3 * i, a + i, b + i, st_tau + r, st_rgb + 3 * r, st_op + r,
-                                 st_depth + r, st_done + r, vis + i);
-    }
-  });
-  return visible;
 }
 
 // ema [G³] (one scene, in place) <- max(ema * decay, sigma).
@@ -440,7 +389,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sample_points", &sample_points);
   m.def("composite_forward", &composite_forward);
   m.def("composite_backward", &composite_backward);
-  m.def("composite_accumulate", &composite_accumulate);
   m.def("grid_update", &grid_update);
   m.def("encode_forward", &encode_forward);
   m.def("encode_backward", &encode_backward);

@@ -119,24 +119,22 @@ HF_HD int skip_empty(int k, float jitter, float t_near, float mid, const float* 
   return j >= static_cast<float>(rule.max_steps) ? rule.max_steps : static_cast<int>(j);
 }
 
-// Walk the ray from step `k` and visit each kept sample (midpoint in an occupied cell) with
-// emit(k, t0, t1); stops after `limit` samples or at the end. Returns the step to resume from
-// (rule.max_steps when the ray is finished).
+// Walk the ray and visit each kept sample (midpoint in an occupied cell) with emit(k, t0, t1),
+// in step order.
 template <typename Emit>
-HF_HD int march_ray(const float* o, const float* d, int64_t scene, float jitter, float t_near, float t_far,
-                    const Box& box, const Grid& grid, const StepRule& rule, int k, int64_t limit, Emit emit) {
-  int64_t n = 0;
-  while (k < rule.max_steps && n < limit) {
+HF_HD void march_ray(const float* o, const float* d, int64_t scene, float jitter, float t_near, float t_far,
+                     const Box& box, const Grid& grid, const StepRule& rule, Emit emit) {
+  int k = 0;
+  while (k < rule.max_steps) {
     float t0, t1;
     step_span(k, jitter, t_near, t_far, rule, t0, t1);
     if (!(t1 > t0)) {
-      if (t0 >= t_far) return rule.max_steps;  // every later step is empty too
+      if (t0 >= t_far) return;  // every later step is empty too
       ++k;
       continue;
     }
     if (grid.bits == nullptr) {  // no grid: every step is kept, as in the reference
       emit(k, t0, t1);
-      ++n;
       ++k;
       continue;
     }
@@ -152,7 +150,6 @@ HF_HD int march_ray(const float* o, const float* d, int64_t scene, float jitter,
       ++k;
     } else if (bit_set(grid.bits, grid.res, scene, cell[0], cell[1], cell[2])) {  // as grid_lookup
       emit(k, t0, t1);
-      ++n;
       ++k;
     } else {
       const int f = grid.coarse ? grid.res / grid.coarse_res : 1;
@@ -164,7 +161,6 @@ HF_HD int march_ray(const float* o, const float* d, int64_t scene, float jitter,
       }
     }
   }
-  return k;
 }
 
 // Front-to-back compositing state of one ray. `tau` (the optical depth so far) is accumulated
@@ -202,28 +198,15 @@ HF_HD void composite_sample(RayAccum<scalar_t>& acc, scalar_t sigma, const scala
   acc.tau += static_cast<double>(tau);
 }
 
-// Composite samples [0, n) of one ray onto its running state: the state is read from and
-// written back to (tau, rgb[3], opacity, depth, done), so a ray can be continued across calls.
-// visible[i] (optional) says whether sample i lay in front of the termination point.
+// Composite the samples [0, n) of one ray front to back into its rgb[3], opacity and depth.
 template <typename scalar_t>
 HF_HD void composite_ray(int64_t n, const scalar_t* sigma, const scalar_t* rgb, const scalar_t* t0, const scalar_t* t1,
-                         double* tau, scalar_t* out_rgb, scalar_t* opacity, scalar_t* depth, bool* done,
-                         bool* visible) {
+                         scalar_t* out_rgb, scalar_t* opacity, scalar_t* depth) {
   RayAccum<scalar_t> acc;
-  acc.tau = *tau;
-  for (int c = 0; c < 3; ++c) acc.rgb[c] = out_rgb[c];
-  acc.opacity = *opacity;
-  acc.depth = *depth;
-  acc.done = *done;
-  for (int64_t i = 0; i < n && !acc.done; ++i) {
-    composite_sample(acc, sigma[i], rgb + 3 * i, t0[i], t1[i]);
-    if (visible) visible[i] = !acc.done;
-  }
-  *tau = acc.tau;
+  for (int64_t i = 0; i < n && !acc.done; ++i) composite_sample(acc, sigma[i], rgb + 3 * i, t0[i], t1[i]);
   for (int c = 0; c < 3; ++c) out_rgb[c] = acc.rgb[c];
   *opacity = acc.opacity;
   *depth = acc.depth;
-  *done = acc.done;
 }
 
 // Gradient of one ray's (rgb, opacity, depth) with respect to its samples' sigma and rgb, given

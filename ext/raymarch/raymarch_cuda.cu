@@ -19,28 +19,24 @@ __global__ void ray_bounds_kernel(const float* o, const float* d, int64_t n, hfr
 
 __global__ void march_kernel(const float* o, const float* d, const int64_t* scene, const float* jitter,
                              const float* tn, const float* tf, hfrm::Grid grid, hfrm::Box box, hfrm::StepRule rule,
-                             const int64_t* rays, const int32_t* k_start, int64_t n_rays, int64_t limit, bool write,
-                             int64_t* counts, const int64_t* offsets, int64_t* out_ray, float* out_t0, float* out_t1,
-                             int32_t* out_k) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= n_rays) return;
-  const int64_t r = rays[i];
+                             int64_t n_rays, bool write, int64_t* counts, const int64_t* offsets, int64_t* out_ray,
+                             float* out_t0, float* out_t1) {
+  const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (r >= n_rays) return;
   const float j = jitter ? jitter[r] : 0.0f;
   if (!write) {
     int64_t count = 0;
-    hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, k_start[i], limit,
-                    [&](int, float, float) { ++count; });
-    counts[i] = count;
+    hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, [&](int, float, float) { ++count; });
+    counts[r] = count;
     return;
   }
-  int64_t at = offsets[i];
-  out_k[i] = hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, k_start[i], limit,
-                             [&](int, float t0, float t1) {
-                               out_ray[at] = r;
-                               out_t0[at] = t0;
-                               out_t1[at] = t1;
-                               ++at;
-                             });
+  int64_t at = offsets[r];
+  hfrm::march_ray(o + 3 * r, d + 3 * r, scene[r], j, tn[r], tf[r], box, grid, rule, [&](int, float t0, float t1) {
+    out_ray[at] = r;
+    out_t0[at] = t0;
+    out_t1[at] = t1;
+    ++at;
+  });
 }
 
 template <typename scalar_t>
@@ -50,10 +46,8 @@ __global__ void composite_forward_kernel(const scalar_t* s, const scalar_t* c, c
   const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (r >= n_rays) return;
   const int64_t i = off[r];
-  double tau = 0.0;
-  bool done = false;
-  hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, &tau, out_rgb + 3 * r, out_op + r,
-                                out_depth + r, &done, nullptr);
+  hfrm::composite_ray<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, out_rgb + 3 * r, out_op + r,
+                                out_depth + r);
 }
 
 template <typename scalar_t>
@@ -65,16 +59,6 @@ __global__ void composite_backward_kernel(const scalar_t* s, const scalar_t* c, 
   const int64_t i = off[r];
   hfrm::composite_ray_backward<scalar_t>(off[r + 1] - i, s + i, c + 3 * i, a + i, b + i, gr + 3 * r, go[r], gd[r],
                                          ds + i, dc + 3 * i);
-}
-
-__global__ void composite_accumulate_kernel(const float* s, const float* c, const float* a, const float* b,
-                                            const int64_t* off, const int64_t* rays, int64_t n, double* tau,
-                                            float* rgb, float* op, float* depth, bool* done, bool* vis) {
-  const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (j >= n) return;
-  const int64_t r = rays[j], i = off[j];
-  hfrm::composite_ray<float>(off[j + 1] - i, s + i, c + 3 * i, a + i, b + i, tau + r, rgb + 3 * r, op + r, depth + r,
-                             done + r, vis + i);
 }
 
 __global__ void grid_update_kernel(float* ema, const float* sigma, int64_t n, float decay) {
@@ -125,13 +109,11 @@ void ray_bounds(const float* o, const float* d, int64_t n, hfrm::Box box, float*
 }
 
 void march(const float* o, const float* d, const int64_t* scene, const float* jitter, const float* t_near,
-           const float* t_far, hfrm::Grid grid, hfrm::Box box, hfrm::StepRule rule, const int64_t* rays,
-           const int32_t* k_start, int64_t n_rays, int64_t limit, bool write, int64_t* counts,
-           const int64_t* offsets, int64_t* out_ray, float* out_t0, float* out_t1, int32_t* out_k) {
+           const float* t_far, hfrm::Grid grid, hfrm::Box box, hfrm::StepRule rule, int64_t n_rays, bool write,
+           int64_t* counts, const int64_t* offsets, int64_t* out_ray, float* out_t0, float* out_t1) {
   if (n_rays)
-    march_kernel<<<blocks_for(n_rays), kThreads>>>(o, d, scene, jitter, t_near, t_far, grid, box, rule, rays, k_start,
-                                                   n_rays, limit, write, counts, offsets, out_ray, out_t0, out_t1,
-                                                   out_k);
+    march_kernel<<<blocks_for(n_rays), kThreads>>>(o, d, scene, jitter, t_near, t_far, grid, box, rule, n_rays, write,
+                                                   counts, offsets, out_ray, out_t0, out_t1);
 }
 
 template <typename scalar_t>
@@ -160,14 +142,6 @@ template void composite_backward<float>(const float*, const float*, const float*
                                         int64_t, const float*, const float*, const float*, float*, float*);
 template void composite_backward<double>(const double*, const double*, const double*, const double*, const int64_t*,
                                          int64_t, const double*, const double*, const double*, double*, double*);
-
-void composite_accumulate(const float* sigma, const float* rgb, const float* t0, const float* t1,
-                          const int64_t* offsets, const int64_t* rays, int64_t n_rays, double* tau, float* acc_rgb,
-                          float* opacity, float* depth, bool* done, bool* visible) {
-  if (n_rays)
-    composite_accumulate_kernel<<<blocks_for(n_rays), kThreads>>>(sigma, rgb, t0, t1, offsets, rays, n_rays, tau,
-                                                                  acc_rgb, opacity, depth, done, visible);
-}
 
 void grid_update(float* ema, const float* sigma, int64_t n, float decay) {
   if (n) grid_update_kernel<<<blocks_for(n), kThreads>>>(ema, sigma, n, decay);

@@ -11,12 +11,10 @@ namespace hfrm_cuda {
 
 void ray_bounds(const float* o, const float* d, int64_t n, hfrm::Box box, float* t_near, float* t_far);
 
-// Pass 1 (write == false): counts[i] = kept samples of ray rays[i]. Pass 2: write them from
-// offsets[i] on, and the step each ray resumes from.
+// Pass 1 (write == false): counts[r] = kept samples of ray r. Pass 2: write them from offsets[r] on.
 void march(const float* o, const float* d, const int64_t* scene, const float* jitter, const float* t_near,
-           const float* t_far, hfrm::Grid grid, hfrm::Box box, hfrm::StepRule rule, const int64_t* rays,
-           const int32_t* k_start, int64_t n_rays, int64_t limit, bool write, int64_t* counts,
-           const int64_t* offsets, int64_t* out_ray, float* out_t0, float* out_t1, int32_t* out_k);
+           const float* t_far, hfrm::Grid grid, hfrm::Box box, hfrm::StepRule rule, int64_t n_rays, bool write,
+           int64_t* counts, const int64_t* offsets, int64_t* out_ray, float* out_t0, float* out_t1);
 
 template <typename scalar_t>
 void composite_forward(const scalar_t* sigma, const scalar_t* rgb, const scalar_t* t0, const scalar_t* t1,
@@ -27,10 +25,6 @@ template <typename scalar_t>
 void composite_backward(const scalar_t* sigma, const scalar_t* rgb, const scalar_t* t0, const scalar_t* t1,
                         const int64_t* offsets, int64_t n_rays, const scalar_t* g_rgb, const scalar_t* g_opacity,
                         const scalar_t* g_depth, scalar_t* d_sigma, scalar_t* d_rgb);
-
-void composite_accumulate(const float* sigma, const float* rgb, const float* t0, const float* t1,
-                          const int64_t* offsets, const int64_t* rays, int64_t n_rays, double* tau, float* acc_rgb,
-                          float* opacity, float* depth, bool* done, bool* visible);
 
 void grid_update(float* ema, const float* sigma, int64_t n, float decay);
 

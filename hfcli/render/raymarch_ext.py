@@ -3,20 +3,18 @@ gradients of raymarch_torch, without its dense [rays, steps] tensors.
 
 The marcher walks each ray through the occupancy bitfield, skipping empty cells, and packs the
 kept samples in two passes (count, then write). Compositing runs per ray with early termination
-and has an analytic backward. The march can also resume from a step with a per-ray sample limit
-(`Marcher.march`), for marching in rounds; measured on hfcli's fields, rounds saved nothing
-over one march (14% of samples lie behind the termination points), so the renderer marches once.
+and has an analytic backward. Marching in rounds (a few samples per ray, then dropping opaque
+rays) was measured on hfcli's fields and saved nothing, since only 14% of samples lie behind
+the termination points, so the renderer marches once.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Callable
 
 import torch
 
 COARSE = 4  # fine cells per coarse cell along each axis
-SampleFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
 
@@ -55,12 +53,6 @@ def max_steps(t_near: torch.Tensor, t_far: torch.Tensor, step: float) -> int:
     return int(torch.ceil(span[hit].max() / step).item()) + 1
 
 
-def _offsets(ray_indices: torch.Tensor, rays: torch.Tensor) -> torch.Tensor:
-    """[A + 1] start of each ray's samples (rays ascending, samples packed by ray)."""
-    starts = torch.searchsorted(ray_indices, rays)
-    return torch.cat([starts, starts.new_tensor([ray_indices.numel()])])
-
-
 class Marcher:
     """One batch of rays set up for marching: bounds, step bound, grid bitfield."""
 
@@ -78,17 +70,10 @@ class Marcher:
         self.t_near, self.t_far = ops.ray_bounds(self.o, self.d, self.aabb)
         self.n_steps = max_steps(self.t_near, self.t_far, step)
 
-    def march(self, rays: torch.Tensor, k: torch.Tensor, limit: int):
-        return self.ops.march(self.o, self.d, self.scene_ids, self.jitter, self.t_near, self.t_far, self.bits,
-                              self.res, self.coarse, self.coarse_res, self.aabb, self.step, self.n_steps, rays, k,
-                              limit)
-
     def march_all(self):
         """Every sample of every ray, as raymarch_torch.march returns them."""
-        rays = torch.arange(len(self.o), device=self.o.device)
-        k = torch.zeros(len(rays), dtype=torch.int32, device=self.o.device)
-        ray_indices, t0, t1, _ = self.march(rays, k, max(1, self.n_steps))
-        return ray_indices, t0, t1
+        return self.ops.march(self.o, self.d, self.scene_ids, self.jitter, self.t_near, self.t_far, self.bits,
+                              self.res, self.coarse, self.coarse_res, self.aabb, self.step, self.n_steps)
 
     def points(self, ray_indices, t_starts, t_ends) -> torch.Tensor:
         """Sample midpoints [N, 3], as the PyTorch renderer computes them (one pass on the CPU)."""
@@ -96,25 +81,6 @@ class Marcher:
         if o.device.type == "cpu" and o.dtype == torch.float32:
             return self.ops.sample_points(self.o, self.d, ray_indices, t_starts, t_ends)
         return o[ray_indices] + d[ray_indices] * (0.5 * (t_starts + t_ends))[:, None]
-
-    def composite_visible(self, sample_fn: SampleFn, keep_visible: bool = True):
-        """March every ray, query its samples without autograd (sample_fn(ray_indices, t0, t1)
-        → (sigma, rgb)) and composite them. Returns (rgb, opacity, depth) per ray, the visible
-        samples (ray_indices, t0, t1: those in front of each ray's termination; None unless
-        keep_visible) and how many there are."""
-        n = len(self.o)
-        ray_indices, t0, t1 = self.march_all()
-        sigma, colour = sample_fn(ray_indices, t0, t1)
-        tau = torch.zeros(n, dtype=torch.float64, device=self.o.device)
-        rgb, opacity, depth = self.o.new_zeros(n, 3), self.o.new_zeros(n), self.o.new_zeros(n)
-        done = torch.zeros(n, dtype=torch.bool, device=self.o.device)
-        rays = torch.arange(n, device=self.o.device)
-        seen = self.ops.composite_accumulate(
-            sigma.float().contiguous(), colour.float().contiguous(), t0, t1,
-            _offsets(ray_indices, rays), rays, tau, rgb, opacity, depth, done,
-        )
-        visible = (ray_indices[seen], t0[seen], t1[seen]) if keep_visible else None
-        return (rgb, opacity, depth), visible, int(seen.sum())
 
 
 class _Composite(torch.autograd.Function):
