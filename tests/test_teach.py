@@ -1,5 +1,7 @@
 """A short studio teach run: PSNR rises above a floor; --resume continues where it stopped."""
 
+import math
+
 import pytest
 import torch
 
@@ -111,3 +113,34 @@ def test_meshing_only_occupied_cells_gives_the_same_mesh(taught):
     # The same surface: every vertex of each mesh lies on (next to) a vertex of the other.
     assert cKDTree(full.vertices).query(fast.vertices)[0].max() < 1e-3
     assert cKDTree(fast.vertices).query(full.vertices)[0].max() < 1e-3
+
+
+def test_a_non_finite_gradient_rolls_back(tmp_path, monkeypatch):
+    """One NaN in one gradient (loss still finite): the step is not taken, the last good state
+    comes back, and training goes on to a finite model."""
+    from hfcli.train import trainer as trainer_mod
+
+    step = trainer_mod.Trainer.train_step
+    poisoned = []
+
+    losses = []
+
+    def poison_once(self):
+        if self.step != 5 or poisoned:
+            figures = step(self)
+            losses.append(figures["loss"])
+            return figures
+        poisoned.append(True)
+        p = next(iter(self.hyper.parameters()))
+        handle = p.register_hook(lambda g: g.flatten().index_fill(0, torch.tensor([0]), float("nan")).view_as(g))
+        try:
+            return step(self)
+        finally:
+            handle.remove()
+
+    monkeypatch.setattr(trainer_mod.Trainer, "train_step", poison_once)
+    out = tmp_path / "nan.safetensors"
+    report = teach(PROMPTS[:1], out, small_config(10), "studio")
+    assert poisoned and report["rollbacks"] == 1 and report["steps"] == 10
+    assert all(math.isfinite(loss) for loss in losses)  # the NaN never reached the weights
+    assert all(torch.isfinite(t).all() for t in ck.load(out).tensors.values())
