@@ -374,3 +374,24 @@ def test_sample_points_are_the_renderers_expression_exactly(ops):
     idx, t0, t1 = m.march_all()
     assert idx.numel() > 1000
     assert torch.equal(m.points(idx, t0, t1), o[idx] + d[idx] * (0.5 * (t0 + t1))[:, None])
+
+
+def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):
+    """The OpenMP build fails: the same sources are built once more without it, under a name of
+    their own (so neither build is ever mistaken for the other)."""
+    from torch.utils import cpp_extension
+
+    calls = []
+
+    def fake_load(name, extra_cflags, extra_ldflags, **kwargs):
+        calls.append(name)
+        if "-fopenmp" in extra_cflags:
+            raise RuntimeError("unsupported option '-fopenmp'")
+        return f"module {name}"
+
+    monkeypatch.setattr(backend, "OPENMP", ["-fopenmp"])
+    monkeypatch.setattr(backend, "build_dir", lambda: tmp_path)
+    monkeypatch.setattr(cpp_extension, "load", fake_load)
+    assert backend._build("cpp") == f"module {backend.module_name('cpp', [])}"
+    assert calls == [backend.module_name("cpp", ["-fopenmp"]), backend.module_name("cpp", [])]
+    assert calls[0] != calls[1]

@@ -23,11 +23,12 @@ import torch
 
 BACKENDS = ("auto", "torch", "cpp", "cuda")
 ENV_VAR = "HFCLI_BACKEND"
-# The kernels mirror the reference's float arithmetic step by step: no fused multiply-add.
-# -fopenmp: at::parallel_for is inline OpenMP code in ATen's headers; without the flag it
-# compiles to a serial loop (Linux torch builds use OpenMP; elsewhere the loops stay serial).
+# The march and compositing mirror the reference's float arithmetic step by step: no fused
+# multiply-add (the fused field uses FMA instructions explicitly; it matches within rounding).
+CPU_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+# at::parallel_for is inline OpenMP code in ATen's headers: without -fopenmp it compiles to a
+# serial loop. Linux torch builds use OpenMP; a compiler without it gets a serial build instead.
 OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
-CPU_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", *OPENMP]
 CUDA_FLAGS = ["-O3", "--fmad=false"]
 
 _choice: str | None = None
@@ -98,12 +99,18 @@ def _sources(kind: str) -> list[Path]:
     return cpu if kind == "cpp" else cpu + [src / "raymarch_cuda.cu"]
 
 
-def module_name(kind: str) -> str:
+def _flag_sets() -> list[list[str]]:
+    """Extra compiler flags to build with, best first: OpenMP, then none."""
+    return [OPENMP, []] if OPENMP else [[]]
+
+
+def module_name(kind: str, extra: list[str] | None = None) -> str:
     """A name that changes with the sources, the flags and torch, so a stale build is never loaded."""
+    extra = _flag_sets()[0] if extra is None else extra
     digest = hashlib.sha256()
     for path in sorted(source_dir().glob("*")):
         digest.update(path.name.encode() + path.read_bytes())
-    digest.update(" ".join(CPU_FLAGS + CUDA_FLAGS).encode() + torch.__version__.encode())
+    digest.update(" ".join(CPU_FLAGS + extra + CUDA_FLAGS).encode() + torch.__version__.encode())
     return f"hfcli_raymarch_{kind}_{digest.hexdigest()[:12]}"
 
 
@@ -127,16 +134,16 @@ def _load(kind: str) -> ModuleType | None:
 
 def _import_built(kind: str) -> ModuleType | None:
     """Load an earlier build directly: importing torch.utils.cpp_extension costs ~0.3 s."""
-    name = module_name(kind)
-    path = build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
-    if not path.exists():
-        path = build_dir() / name / f"{name}.so"
-        if not path.exists():
-            return None
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    for extra in _flag_sets():
+        name = module_name(kind, extra)
+        for path in (build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}",
+                     build_dir() / name / f"{name}.so"):
+            if path.exists():
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                return module
+    return None
 
 
 def _build(kind: str) -> ModuleType:
@@ -145,19 +152,29 @@ def _build(kind: str) -> ModuleType:
     from torch.utils import cpp_extension
 
     _ninja_on_path()
-    name = module_name(kind)
-    directory = build_dir() / name
-    directory.mkdir(parents=True, exist_ok=True)
-    on_build(f"building the {kind} raymarcher (once; cached in {directory})")
-    return cpp_extension.load(
-        name=name,
-        sources=[str(p) for p in _sources(kind)],
-        extra_cflags=CPU_FLAGS + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
-        extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
-        extra_ldflags=OPENMP,
-        build_directory=str(directory),
-        verbose=False,
-    )
+
+    def build(extra: list[str]) -> ModuleType:
+        name = module_name(kind, extra)
+        directory = build_dir() / name
+        directory.mkdir(parents=True, exist_ok=True)
+        on_build(f"building the {kind} raymarcher (once; cached in {directory})")
+        return cpp_extension.load(
+            name=name,
+            sources=[str(p) for p in _sources(kind)],
+            extra_cflags=CPU_FLAGS + extra + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
+            extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
+            extra_ldflags=extra,
+            build_directory=str(directory),
+            verbose=False,
+        )
+
+    *preferred, last = _flag_sets()
+    for extra in preferred:
+        try:
+            return build(extra)
+        except Exception:  # e.g. a compiler without OpenMP: try the next set
+            continue
+    return build(last)
 
 
 def _ninja_on_path() -> None:
@@ -190,5 +207,5 @@ if __name__ == "__main__":
     kinds = ["cpp"] + (["cuda"] if torch.cuda.is_available() else [])
     for kind in kinds:
         ok = _load(kind) is not None
-        print(f"{kind}: {'built' if ok else 'FAILED'} ({build_dir() / module_name(kind)})")
+        print(f"{kind}: {'built: ' + _loaded[kind].__file__ if ok else 'FAILED'}")
     sys.exit(0 if all(_loaded.get(k) for k in kinds) else 1)
