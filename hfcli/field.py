@@ -2,6 +2,8 @@
 
 `Field.query(points, weights)` is a pure function of its inputs, so a teacher, a student and a
 baked NeRF all render through the same code: they differ only in where the weights come from.
+On the C++ backend, float32 queries on the CPU run encoding and MLP fused per tile of points
+(ext/raymarch/field_cpu.cpp); everything else runs the PyTorch code below, which it matches.
 """
 
 from __future__ import annotations
