@@ -140,6 +140,7 @@ Encoding make_encoding(const torch::Tensor& points, const torch::Tensor& planes,
   enc.shape.plane_channels = static_cast<int>(planes.size(3));
   enc.shape.grid_res = static_cast<int>(grid.size(0));
   enc.shape.grid_channels = static_cast<int>(grid.size(3));
+  TORCH_CHECK(planes.numel() < INT32_MAX && grid.numel() < INT32_MAX, "planes and grid must have < 2^31 values");
   TORCH_CHECK(net.dims[0] == 3 * enc.shape.plane_channels + enc.shape.grid_channels,
               "the first layer's width must match the encoding's features");
   enc.planes = planes.data_ptr<float>();
