@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from .render import backend
 
@@ -107,11 +108,16 @@ class _CompiledEncoding(torch.autograd.Function):
 
 
 def _fusable(points: torch.Tensor, weights: MLPWeights) -> bool:
-    """The fused CPU kernels (ext/raymarch/field_cpu.cpp) take float32 points and 2-D weights."""
+    """The fused CPU kernels (ext/raymarch/field_cpu.cpp) take float32 points on the CPU and 2-D
+    weights; they give no gradient in the points."""
     return (
         points.device.type == "cpu"
         and points.dtype == torch.float32
-        and all(w.dim() == 2 and w.dtype == torch.float32 for w, _ in weights)
+        and not points.requires_grad
+        and all(
+            w.dim() == 2 and w.dtype == b.dtype == torch.float32 and w.device.type == b.device.type == "cpu"
+            for w, b in weights
+        )
     )
 
 
@@ -142,6 +148,7 @@ class _FusedField(torch.autograd.Function):
         return raw
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, d_raw):
         points, *rest = ctx.saved_tensors
         n = ctx.n_layers

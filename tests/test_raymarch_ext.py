@@ -392,6 +392,8 @@ def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):
     monkeypatch.setattr(backend, "OPENMP", ["-fopenmp"])
     monkeypatch.setattr(backend, "build_dir", lambda: tmp_path)
     monkeypatch.setattr(cpp_extension, "load", fake_load)
-    assert backend._build("cpp") == f"module {backend.module_name('cpp', [])}"
+    monkeypatch.setattr(backend, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="without"):
+        assert backend._build("cpp") == f"module {backend.module_name('cpp', [])}"
     assert calls == [backend.module_name("cpp", ["-fopenmp"]), backend.module_name("cpp", [])]
     assert calls[0] != calls[1]

@@ -129,6 +129,7 @@ Encoding make_encoding(const torch::Tensor& points, const torch::Tensor& planes,
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3 && points.scalar_type() == torch::kFloat32 &&
                   points.is_contiguous() && !points.is_cuda(),
               "points must be float32 [N, 3], contiguous, on the CPU");
+  TORCH_CHECK(!planes.is_cuda() && !grid.is_cuda(), "planes and grid must be on the CPU");
   TORCH_CHECK(planes.dim() == 4 && planes.size(0) == 3 && planes.size(1) == planes.size(2) && planes.is_contiguous() &&
                   planes.scalar_type() == torch::kFloat32,
               "planes must be float32 [3, R, R, C], contiguous");
@@ -157,7 +158,7 @@ class BufferPool {
   torch::Tensor empty(at::IntArrayRef sizes, bool zero) {
     int64_t numel = 1;
     for (auto n : sizes) numel *= n;
-    const size_t used = static_cast<size_t>(numel) * sizeof(float), bytes = size_class(used);
+    const size_t used = static_cast<size_t>(numel) * sizeof(float), bytes = size_class(std::max<size_t>(used, 64));
     void* ptr = take(bytes);
     if (zero) std::memset(ptr, 0, used);
     return torch::from_blob(ptr, sizes, [this, bytes](void* p) { give(p, bytes); },
@@ -269,7 +270,8 @@ std::vector<torch::Tensor> field_backward(torch::Tensor points, torch::Tensor pl
   TORCH_CHECK(static_cast<int>(saved.size()) == net.n_layers, "one saved activation per layer");
   std::vector<const float*> saved_ptrs;
   for (int l = 0; l < net.n_layers; ++l) {
-    TORCH_CHECK(saved[l].is_contiguous() && saved[l].size(0) == n && saved[l].size(1) == net.pads[l],
+    TORCH_CHECK(saved[l].is_contiguous() && saved[l].scalar_type() == torch::kFloat32 && !saved[l].is_cuda() &&
+                    saved[l].dim() == 2 && saved[l].size(0) == n && saved[l].size(1) == net.pads[l],
                 "saved activations do not match the MLP");
     saved_ptrs.push_back(saved[l].data_ptr<float>());
   }

@@ -41,7 +41,7 @@ struct Encoding {
 // The instruction sets this build and this CPU can run, widest first.
 std::vector<std::string> field_isas();
 
-// raw [N, 4] of the MLP (before activation), and with `save` each layer's input [N, pads[l]].
+// raw [N, dims[n]] of the MLP (before activation), and with `save` each layer's input [N, pads[l]].
 std::vector<torch::Tensor> field_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid,
                                          std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
                                          bool save, std::string isa);

@@ -91,7 +91,8 @@ std::vector<torch::Tensor> ray_bounds(torch::Tensor rays_o, torch::Tensor rays_d
 }
 
 // March every ray. Two passes over the rays, count then write, so the output is packed in ray
-// order without locks and is the same on every run. Returns ray_indices [N] (int64), t_starts
+// order without locks and is the same on every run (the CUDA kernels walk each ray twice; the
+// CPU loop keeps what its first walk finds, see below). Returns ray_indices [N] (int64), t_starts
 // [N] and t_ends [N].
 std::vector<torch::Tensor> march(torch::Tensor rays_o, torch::Tensor rays_d, torch::Tensor scene_ids,
                                  torch::Tensor jitter, torch::Tensor t_near, torch::Tensor t_far, torch::Tensor bits,
@@ -183,6 +184,10 @@ torch::Tensor sample_points(torch::Tensor rays_o, torch::Tensor rays_d, torch::T
   check_rays(rays_o, rays_d);
   TORCH_CHECK(!rays_o.is_cuda(), "sample_points runs on the CPU");
   TORCH_CHECK(ray_indices.dtype() == torch::kInt64 && ray_indices.is_contiguous(), "ray_indices must be int64");
+  TORCH_CHECK(!t0.is_cuda() && !t1.is_cuda() && !ray_indices.is_cuda(), "sample_points runs on the CPU");
+  TORCH_CHECK(ray_indices.numel() == 0 ||
+                  (ray_indices.min().item<int64_t>() >= 0 && ray_indices.max().item<int64_t>() < rays_o.size(0)),
+              "ray_indices out of range");
   TORCH_CHECK(t0.dtype() == torch::kFloat32 && t1.dtype() == torch::kFloat32 && t0.is_contiguous() &&
                   t1.is_contiguous() && t0.numel() == ray_indices.numel() && t1.numel() == ray_indices.numel(),
               "t_starts, t_ends must be float32 [N]");

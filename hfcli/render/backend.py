@@ -172,8 +172,10 @@ def _build(kind: str) -> ModuleType:
     for extra in preferred:
         try:
             return build(extra)
-        except Exception:  # e.g. a compiler without OpenMP: try the next set
-            continue
+        except Exception as err:  # e.g. a compiler without OpenMP: try the next set
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            _warn_once(f"{kind}-{extra}", f"building the {kind} raymarcher with {' '.join(extra)} failed ({first}); "
+                       "building it again without (its loops will run on one thread)")
     return build(last)
 
 

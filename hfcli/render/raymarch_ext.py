@@ -2,7 +2,8 @@
 gradients of raymarch_torch, without its dense [rays, steps] tensors.
 
 The marcher walks each ray through the occupancy bitfield, skipping empty cells, and packs the
-kept samples in two passes (count, then write). Compositing runs per ray with early termination
+kept samples in two passes (count, then write; on the CPU the counting pass keeps what it finds
+and the second copies it). Compositing runs per ray with early termination
 and has an analytic backward. Marching in rounds (a few samples per ray, then dropping opaque
 rays) was measured on hfcli's fields and saved nothing, since only 14% of samples lie behind
 the termination points, so the renderer marches once.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from types import ModuleType
 
 import torch
+from torch.autograd.function import once_differentiable
 
 COARSE = 4  # fine cells per coarse cell along each axis
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
@@ -76,9 +78,10 @@ class Marcher:
                               self.res, self.coarse, self.coarse_res, self.aabb, self.step, self.n_steps)
 
     def points(self, ray_indices, t_starts, t_ends) -> torch.Tensor:
-        """Sample midpoints [N, 3], as the PyTorch renderer computes them (one pass on the CPU)."""
+        """Sample midpoints [N, 3], as the PyTorch renderer computes them (one pass on the CPU;
+        differentiable in the rays only through the PyTorch expression)."""
         o, d = self.rays
-        if o.device.type == "cpu" and o.dtype == torch.float32:
+        if o.device.type == "cpu" and o.dtype == torch.float32 and not (o.requires_grad or d.requires_grad):
             return self.ops.sample_points(self.o, self.d, ray_indices, t_starts, t_ends)
         return o[ray_indices] + d[ray_indices] * (0.5 * (t_starts + t_ends))[:, None]
 
@@ -94,6 +97,7 @@ class _Composite(torch.autograd.Function):
         return rgb, opacity, depth
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_rgb, g_opacity, g_depth):
         sigmas, rgbs, t0, t1, offsets = ctx.saved_tensors
         n = offsets.numel() - 1
