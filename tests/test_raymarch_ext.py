@@ -379,8 +379,6 @@ def test_sample_points_are_the_renderers_expression_exactly(ops):
 def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):
     """The OpenMP build fails: the same sources are built once more without it, under a name of
     their own (so neither build is ever mistaken for the other)."""
-    from torch.utils import cpp_extension
-
     calls = []
 
     def fake_load(name, extra_cflags, extra_ldflags, **kwargs):
@@ -391,7 +389,7 @@ def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):
 
     monkeypatch.setattr(backend, "OPENMP", ["-fopenmp"])
     monkeypatch.setattr(backend, "build_dir", lambda: tmp_path)
-    monkeypatch.setattr(cpp_extension, "load", fake_load)
+    monkeypatch.setattr(backend, "_compile", fake_load)
     monkeypatch.setattr(backend, "_warned", set())
     with pytest.warns(RuntimeWarning, match="without"):
         assert backend._build("cpp") == f"module {backend.module_name('cpp', [])}"

@@ -146,11 +146,16 @@ def _import_built(kind: str) -> ModuleType | None:
     return None
 
 
+def _compile(**kwargs) -> ModuleType:
+    """torch.utils.cpp_extension.load, imported only when a build is needed (it costs ~0.3 s)."""
+    from torch.utils import cpp_extension
+
+    return cpp_extension.load(**kwargs)
+
+
 def _build(kind: str) -> ModuleType:
     if kind == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("torch has no CUDA")
-    from torch.utils import cpp_extension
-
     _ninja_on_path()
 
     def build(extra: list[str]) -> ModuleType:
@@ -158,7 +163,7 @@ def _build(kind: str) -> ModuleType:
         directory = build_dir() / name
         directory.mkdir(parents=True, exist_ok=True)
         on_build(f"building the {kind} raymarcher (once; cached in {directory})")
-        return cpp_extension.load(
+        return _compile(
             name=name,
             sources=[str(p) for p in _sources(kind)],
             extra_cflags=CPU_FLAGS + extra + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
