@@ -203,3 +203,17 @@ def test_gradients_in_the_points_take_the_pytorch_path(ops):
             backend.use(None)
     assert grads["torch"].abs().sum() > 0
     torch.testing.assert_close(grads["cpp"], grads["torch"])
+
+
+def test_corners_outside_the_planes_receive_nothing(ops):
+    """A corner past the edge has weight 0 and a stand-in offset 0: even a NaN gradient of the
+    point must not reach texel 0, which it does not touch (the reference skips such corners)."""
+    field, weights = scene(FieldConfig(hidden=16), seed=15)
+    pts = torch.tensor([[1.0, 1.0, 1.0], [0.2, -0.3, 0.4]])
+    _, *saved = fused(ops, field, weights, pts, "", save=True)
+    planes, grid = channels_last(field)
+    d_raw = torch.tensor([[float("nan")] * 4, [1.0, 0.0, 0.0, 0.0]])
+    for isa in isas(ops):
+        d_planes, d_grid = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw, True, isa)[:2]
+        assert torch.isfinite(d_planes[:, 0, 0]).all() and torch.isfinite(d_grid[0, 0, 0]).all(), isa
+        assert torch.isnan(d_planes[:, -1, -1]).any()  # the point's own corners do get it

@@ -93,6 +93,7 @@ HF_HD void encode_point_backward(const T* p, const T* g, const EncodingShape& s,
   T w[kCorners];
   encoding_corners<T>(p, s, at, w);
   for (int i = 0; i < kCorners; ++i) {
+    if (w[i] == T(0)) continue;  // outside (offset 0 is a stand-in): nothing to add, NaN included
     const bool volume = i >= kPlaneCorners;
     T* dv = (volume ? d_grid : d_planes) + at[i];
     const T* gi = g + corner_feature(i, s);

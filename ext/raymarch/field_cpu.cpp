@@ -86,6 +86,7 @@ Kernels kernels_for(const std::string& isa) {
 int padded(int64_t n) { return static_cast<int>((n + kPad - 1) / kPad * kPad); }
 
 // The MLP's weights packed as Net reads them; `storage` keeps the buffers alive.
+// The forward reads the transposed weights and biases; the backward (biases null) the others.
 Net pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>* biases,
          std::vector<torch::Tensor>& storage) {
   Net net{};
@@ -107,20 +108,22 @@ Net pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Ten
   for (int l = 0; l < net.n_layers; ++l) {
     const auto w = weights[l].detach();
     const int out = net.dims[l + 1], in = net.dims[l];
-    auto wt = torch::zeros({in, net.pads[l + 1]}, opts);
-    wt.narrow(1, 0, out).copy_(w.t());
-    auto wp = torch::zeros({out, net.pads[l]}, opts);
-    wp.narrow(1, 0, in).copy_(w);
-    auto b = torch::zeros({net.pads[l + 1]}, opts);
     if (biases) {
       const auto& bl = (*biases)[l];
       TORCH_CHECK(bl.numel() == out && bl.scalar_type() == torch::kFloat32, "layer ", l, " has the wrong bias");
+      auto wt = torch::zeros({in, net.pads[l + 1]}, opts);
+      wt.narrow(1, 0, out).copy_(w.t());
+      auto b = torch::zeros({net.pads[l + 1]}, opts);
       b.narrow(0, 0, out).copy_(bl.detach().reshape({out}));
+      net.wt[l] = wt.data_ptr<float>();
+      net.b[l] = b.data_ptr<float>();
+      storage.insert(storage.end(), {wt, b});
+    } else {
+      auto wp = torch::zeros({out, net.pads[l]}, opts);
+      wp.narrow(1, 0, in).copy_(w);
+      net.w[l] = wp.data_ptr<float>();
+      storage.push_back(wp);
     }
-    net.wt[l] = wt.data_ptr<float>();
-    net.w[l] = wp.data_ptr<float>();
-    net.b[l] = b.data_ptr<float>();
-    storage.insert(storage.end(), {wt, wp, b});
   }
   return net;
 }
