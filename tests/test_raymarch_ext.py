@@ -374,6 +374,8 @@ def test_sample_points_are_the_renderers_expression_exactly(ops):
     idx, t0, t1 = m.march_all()
     assert idx.numel() > 1000
     assert torch.equal(m.points(idx, t0, t1), o[idx] + d[idx] * (0.5 * (t0 + t1))[:, None])
+    with pytest.raises(RuntimeError, match="out of range"):
+        ops.sample_points(m.o, m.d, idx + 300, t0, t1)
 
 
 def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):

@@ -185,9 +185,10 @@ torch::Tensor sample_points(torch::Tensor rays_o, torch::Tensor rays_d, torch::T
   TORCH_CHECK(!rays_o.is_cuda(), "sample_points runs on the CPU");
   TORCH_CHECK(ray_indices.dtype() == torch::kInt64 && ray_indices.is_contiguous(), "ray_indices must be int64");
   TORCH_CHECK(!t0.is_cuda() && !t1.is_cuda() && !ray_indices.is_cuda(), "sample_points runs on the CPU");
-  TORCH_CHECK(ray_indices.numel() == 0 ||
-                  (ray_indices.min().item<int64_t>() >= 0 && ray_indices.max().item<int64_t>() < rays_o.size(0)),
-              "ray_indices out of range");
+  if (ray_indices.numel()) {
+    const auto [lo, hi] = torch::aminmax(ray_indices);  // one pass over the indices
+    TORCH_CHECK(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < rays_o.size(0), "ray_indices out of range");
+  }
   TORCH_CHECK(t0.dtype() == torch::kFloat32 && t1.dtype() == torch::kFloat32 && t0.is_contiguous() &&
                   t1.is_contiguous() && t0.numel() == ray_indices.numel() && t1.numel() == ray_indices.numel(),
               "t_starts, t_ends must be float32 [N]");

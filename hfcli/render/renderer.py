@@ -60,24 +60,32 @@ def render_rays(
 ) -> RenderOutput:
     """rays_o, rays_d: [R, 3]; scene_ids: [R] long, sorted; background: [3] or [R, 3].
 
-    With a generator, steps are jittered per ray (training). Under autograd, densities are
-    first computed without gradient to drop samples behind the termination point, so the
-    expensive differentiable pass only sees samples that can contribute.
+    With a generator, steps are jittered per ray (training). The compiled backends query every
+    marched sample once; the PyTorch reference, under autograd, first computes densities
+    without gradient to drop samples behind the termination point, so its differentiable pass
+    only sees samples that can contribute.
     """
     if scene_ids.numel() > 1 and bool((scene_ids[1:] < scene_ids[:-1]).any()):
         raise ValueError("render_rays needs rays grouped by scene (sorted scene_ids)")
-    n_rays = rays_o.shape[0]
-    jitter = None if generator is None else torch.rand(n_rays, generator=generator)
-    occupied = None if grid is None else grid.occupied
+    jitter = None if generator is None else torch.rand(rays_o.shape[0], generator=generator)
     aabb = AABB if grid is None else grid.aabb
+    ops = backend.ops_for(rays_o.device)
+    if ops is not None:
+        color, opacity, depth, n = _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter)
+    else:
+        color, opacity, depth, n = _render_reference(query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter)
+    color = color + (1.0 - opacity)[:, None] * background
+    return RenderOutput(color, opacity, depth, n)
+
+
+def _render_reference(query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter):
+    """(rgb, opacity, depth, samples queried) on the PyTorch raymarcher."""
+    n_rays = rays_o.shape[0]
 
     def points_of(idx, a, b):
         return rays_o[idx] + rays_d[idx] * (0.5 * (a + b))[:, None]
 
-    ops = backend.ops_for(rays_o.device)
-    if ops is not None:
-        return _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter)
-
+    occupied = None if grid is None else grid.occupied
     ray_idx, t0, t1 = rm.march(rays_o, rays_d, scene_ids, occupied, aabb, step, jitter)
     if torch.is_grad_enabled() and ray_idx.numel():
         with torch.no_grad():
@@ -85,23 +93,20 @@ def render_rays(
             keep = rm.visible_samples(sigma, ray_idx, t0, t1, n_rays)
         ray_idx, t0, t1 = ray_idx[keep], t0[keep], t1[keep]
     sigma, rgb = _query_by_scene(query, points_of(ray_idx, t0, t1), scene_ids[ray_idx])
-    color, opacity, depth = rm.composite(sigma, rgb, ray_idx, t0, t1, n_rays)
-    color = color + (1.0 - opacity)[:, None] * background
-    return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
+    return (*rm.composite(sigma, rgb, ray_idx, t0, t1, n_rays), int(ray_idx.numel()))
 
 
-def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, background, step, jitter):
-    """render_rays on ext/raymarch: march, query, composite with the kernel. One query, with or
-    without autograd: samples behind a ray's termination get zero gradient from the compositing
-    backward, and the fused field's backward skips them, so no separate pass picks them out."""
+def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter):
+    """(rgb, opacity, depth, samples queried) on ext/raymarch: march, query, composite with the
+    kernel. One query, with or without autograd: samples behind a ray's termination get zero
+    gradient from the compositing backward, and the fused field's backward skips them, so no
+    separate pass picks them out."""
     bits = grid.bitfields() if grid is not None else rx.no_grid(rays_o.device)
     res = grid.resolution if grid is not None else 1
     marcher = rx.Marcher(ops, rays_o, rays_d, scene_ids, bits, res, aabb, step, jitter)
     ray_idx, t0, t1 = marcher.march_all()
     sigma, rgb = _query_by_scene(query, marcher.points(ray_idx, t0, t1), scene_ids[ray_idx])
-    color, opacity, depth = rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0])
-    color = color + (1.0 - opacity)[:, None] * background
-    return RenderOutput(color, opacity, depth, int(ray_idx.numel()))
+    return (*rx.composite(ops, sigma, rgb, ray_idx, t0, t1, rays_o.shape[0]), int(ray_idx.numel()))
 
 
 @torch.no_grad()
