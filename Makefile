@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HF := $(VENV)/bin/hf
+RUFF := $(VENV)/bin/ruff
 DEMO := runs/demo
 
 .PHONY: demo test install tools clean
@@ -11,7 +12,10 @@ demo: install
 	$(HF) render default --prompt "a pink chair" --views 24 --out $(DEMO)/pink_chair.gif
 	@echo "mesh: $(DEMO)/pink_chair.glb  preview: $(DEMO)/pink_chair.png  turntable: $(DEMO)/pink_chair.gif"
 
+# Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 test: install tools
+	$(RUFF) check .
+	$(RUFF) format --check .
 	$(PY) -m pytest -q
 
 install: $(VENV)/.installed

@@ -15,8 +15,9 @@ import subprocess
 from pathlib import Path
 
 from hfcli import checkpoint as ckpt_io
-from hfcli.bundled import default_model_path, pack
+from hfcli.bundled import default_model_path
 
+SPLIT_RULE = "shape i trains colours (i + k) mod 8, k < 5 (docs/ARCHITECTURE.md, 'The studio vocabulary and the zero-shot split')"
 COMMANDS = [
     "hf teach prompts/<shape>.txt --out <run>/teachers/<shape>.safetensors   # for each of the 10 shapes",
     "hf distill <run>/teachers/*.safetensors --prompts <run>/train.txt --out <run>/student_dynamic.safetensors",
@@ -28,7 +29,13 @@ COMMANDS = [
 
 def _figures(eval_path: Path) -> dict:
     report = json.loads(eval_path.read_text())
-    return {"mean": report["mean"], "baseline_mean": report["baseline_mean"], "prompts": len(report["prompts"])}
+    return {
+        "mean": report["mean"],
+        "baseline_mean": report["baseline_mean"],
+        "prompts": len(report["prompts"]),
+        # Per prompt, so tests/test_default_model.py can re-measure the record prompt by prompt.
+        "per_prompt": {row["prompt"]: row["psnr"] for row in report["prompts"]},
+    }
 
 
 def main() -> None:
@@ -45,7 +52,7 @@ def main() -> None:
         "commit": commit,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, no GPU",
         "commands": COMMANDS,
-        "split": {"train": ck.prompts, "heldout": heldout, "rule": "DESIGN.md: shape i trains colours (i + k) mod 8, k < 5"},
+        "split": {"train": ck.prompts, "heldout": heldout, "rule": SPLIT_RULE},
         "figures": {
             "train": _figures(run / f"eval_train_{args.variant}.json"),
             "heldout": _figures(run / f"eval_heldout_{args.variant}.json"),
@@ -53,7 +60,7 @@ def main() -> None:
     }
     out = default_model_path()
     out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt_io.save(pack(ck, extra), out)
+    ckpt_io.save(ckpt_io.pack(ck, extra), out)
     print(json.dumps({"out": str(out), "bytes": out.stat().st_size, "figures": extra["figures"]}))
 
 

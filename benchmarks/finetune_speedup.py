@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hfcli.guidance.factory import make_guidance  # noqa: E402
-from hfcli.train.finetune import FinetuneConfig, finetune  # noqa: E402
+from hfcli.config import FinetuneConfig, SDConfig  # noqa: E402
+from hfcli.guidance.factory import build_guidance  # noqa: E402
+from hfcli.train.finetune import finetune  # noqa: E402
 
 
 def read_prompts(path: Path) -> list[str]:
@@ -31,11 +32,12 @@ def read_prompts(path: Path) -> list[str]:
 
 
 def run_arm(prompt: str, seed: int, scratch: bool, guidance, args) -> dict:
-    cfg = FinetuneConfig(steps=args.cap, target_psnr=args.target, seed=seed, rays_per_step=args.rays_per_step,
+    cfg = FinetuneConfig(guidance="studio", target_psnr=args.target, rays_per_step=args.rays_per_step,
                          check_every=args.check_every, check_resolution=args.check_resolution)
+    cfg.loop.steps, cfg.loop.seed = args.cap, seed
     if args.grid_margin is not None:
         cfg.grid_margin = args.grid_margin
-    res = finetune(prompt, args.model, None, cfg, lambda _prompts: guidance, from_scratch=scratch)
+    res = finetune(prompt, args.model, None, cfg, from_scratch=scratch, guidance=guidance)
     steps = res["steps_to_target"] if res["reached"] else args.cap
     seconds = res["seconds_to_target"] if res["reached"] else res["train_seconds"]
     return {"prompt": prompt, "seed": seed, "start": res["start"], "reached": res["reached"], "steps": steps,
@@ -116,7 +118,7 @@ def main() -> None:
     for prompt in read_prompts(args.prompts):
         for seed in args.seeds:
             # One ground-truth pool per (prompt, seed), shared by both arms.
-            guidance = make_guidance("studio", [prompt], args.rays_per_step, args.pool_rays, seed)
+            guidance = build_guidance("studio", [prompt], args.rays_per_step, args.pool_rays, seed, SDConfig())
             for scratch in (False, True):
                 if scratch not in arms:
                     start_name = "scratch" if scratch else "model"

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hfcli.defaults import MESH_RESOLUTION
+from hfcli.config import MeshConfig
 from hfcli.generate import generate_many
 
 STAGES = ("text", "hypernet", "mesh", "write")
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--prompt", default="a pink chair")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--resolution", type=int, default=MESH_RESOLUTION)
+    parser.add_argument("--resolution", type=int, default=MeshConfig.resolution)
     parser.add_argument("--fresh", action="store_true", help="time whole `hf generate` processes")
     args = parser.parse_args()
     if args.fresh:
@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # One warm-up job, then the timed ones, all in one call so the model loads once.
         jobs = [(args.prompt, Path(tmp) / f"{i}.glb") for i in range(args.runs + 1)]
-        results = generate_many(Path(args.model), jobs, args.resolution)
+        results = generate_many(Path(args.model), jobs, MeshConfig(resolution=args.resolution))
     load_s = results[0]["seconds"]["load"]
     timed = results[1:]
     totals = [sum(r["seconds"][s] for s in STAGES) for r in timed]

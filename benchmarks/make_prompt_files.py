@@ -1,4 +1,4 @@
-"""Write the studio prompt files under prompts/ from the vocabulary in hfcli.guidance.vocab.
+"""Write the studio prompt files under prompts/ from the vocabulary in hfcli.studio.vocab.
 
     python benchmarks/make_prompt_files.py [OUT_DIR]   (default: prompts/ beside this folder)
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hfcli.guidance.vocab import (
+from hfcli.studio.vocab import (
     SHAPES, StudioPrompt, heldout_prompts, ood_prompts, teacher_colours, train_prompts,
 )
 

@@ -1,7 +1,8 @@
 """Checkpoints: safetensors tensors + one JSON header in the metadata. No pickle, ever.
 
 Kinds: `teacher` and `student` (a HyperNet over prompts, with optimiser state for --resume)
-and `nerf` (one baked NeRF: the shared encoding plus one prompt's MLP weights).
+and `nerf` (one baked NeRF: the shared encoding plus one prompt's MLP weights). `pack` turns
+a student into the bundled default model (hfcli/bundled.py says where that one lives).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .bundled import resolve_model
 from .errors import CheckpointError
 from .fsutil import atomic_path
 
@@ -61,8 +63,6 @@ def read_header(path: str | os.PathLike) -> dict:
     """The JSON header alone (cheap: no tensor is read)."""
     from safetensors import safe_open
 
-    from .bundled import resolve_model
-
     path = resolve_model(path)
     if not path.is_file():
         raise CheckpointError(f"no such checkpoint: {path}")
@@ -88,8 +88,6 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
     """Read a checkpoint and check its kind is one of `kinds`."""
     from safetensors.torch import load_file
 
-    from .bundled import resolve_model
-
     path = resolve_model(path)
     header = read_header(path)
     if header["kind"] not in kinds:
@@ -107,6 +105,28 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
         step=int(header["step"]),
         metrics=header.get("metrics", {}),
         extra=header.get("extra", {}),
+    )
+
+
+def pack(ck: Checkpoint, extra: dict) -> Checkpoint:
+    """A student checkpoint → the same model without training state (optimiser, RNG, the
+    per-prompt occupancy grids), weights stored as float16: a few MB instead of tens. This is
+    how the bundled default model is made (benchmarks/bundle_default.py); `extra` (commands,
+    data split, figures) goes into the header under "bundle"."""
+    if ck.kind != "student":
+        raise CheckpointError(f"only a student is bundled as the default model, not a {ck.kind}")
+    tensors = {
+        k: v.to(torch.float16) if v.is_floating_point() else v for k, v in ck.tensors.items() if k.startswith("model.")
+    }
+    return Checkpoint(
+        kind="student",
+        tensors=tensors,
+        config=ck.config,
+        prompts=ck.prompts,
+        text_encoder=ck.text_encoder,
+        step=ck.step,
+        metrics=ck.metrics,
+        extra={"bundle": extra},
     )
 
 

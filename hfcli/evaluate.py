@@ -11,17 +11,19 @@ from .outputs import render_views
 from .progress import Report, no_report
 from .render import cameras as cams
 
-EVAL_RESOLUTION = 64
+from .config import EVAL_RESOLUTION  # noqa: E402  (with the other settings)
 
 
 @torch.no_grad()
-def evaluate_scenes(scenes, guidance, resolution: int = EVAL_RESOLUTION, report: Report = no_report) -> dict:
-    """Mean PSNR over prompts and the 16 eval cameras (mean of per-image PSNRs)."""
+def evaluate_scenes(scenes, truth, resolution: int = EVAL_RESOLUTION, report: Report = no_report) -> dict:
+    """Mean PSNR over prompts and the 16 eval cameras (mean of per-image PSNRs). `truth` gives
+    the reference images of scene i (`render_views(i, cameras, resolution)`): a studio
+    GroundTruth, or anything else that knows the answer."""
     cameras = cams.eval_cameras()
     per_prompt = {}
     for i, scene in enumerate(scenes):
         pred, _ = render_views(scene, cameras, resolution)
-        gt = guidance.render_views(i, cameras, resolution)
+        gt = truth.render_views(i, cameras, resolution)
         per_prompt[scene.prompt] = round(sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras), 3)
         report("evaluating", i + 1, len(scenes), {"psnr": per_prompt[scene.prompt]})
     mean = sum(per_prompt.values()) / max(1, len(per_prompt))
@@ -37,21 +39,21 @@ SILHOUETTE_OPACITY = 0.5
 def _true_surface_points(shape: str) -> np.ndarray:
     """Points on the studio shape's true surface (vertices of its sdf = 0 mesh)."""
     from .export import extract_mesh
-    from .guidance.shapes import shape_sdf
+    from .studio.shapes import shape_sdf
 
     mesh = extract_mesh(lambda p: -shape_sdf(shape, p)[0], lambda p: torch.zeros(len(p), 3), threshold=0.0,
                         resolution=128, fill_cavities=False)
     return mesh.vertices
 
 
-def image_metrics(scene, studio, index: int) -> dict:
-    """PSNR, SSIM and silhouette IoU of one scene against prompt `index` of a StudioGuidance,
+def image_metrics(scene, truth, index: int) -> dict:
+    """PSNR, SSIM and silhouette IoU of one scene against prompt `index` of a GroundTruth,
     over the 16 eval cameras at 64×64."""
     from .metrics import iou, ssim
 
     cameras = cams.eval_cameras()
     pred, pred_alpha = render_views(scene, cameras, EVAL_RESOLUTION)
-    gt, gt_alpha = studio.ground_truth_views(index, cameras, EVAL_RESOLUTION)
+    gt, gt_alpha = truth.views(index, cameras, EVAL_RESOLUTION)
     return {
         "psnr": round(sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras), 4),
         "ssim": round(sum(ssim(p, g) for p, g in zip(pred, gt)) / len(cameras), 4),
@@ -61,7 +63,7 @@ def image_metrics(scene, studio, index: int) -> dict:
 
 def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
     """Chamfer distance between the scene's mesh and the shape's true surface."""
-    from .guidance.shapes import shape_sdf
+    from .studio.shapes import shape_sdf
     from .metrics import chamfer
     from .outputs import scene_mesh
 
@@ -75,7 +77,7 @@ def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
 
 def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
     """The training prompt of the same shape whose colour is closest in RGB (the retrieval baseline)."""
-    from .guidance.vocab import COLOURS, parse_prompt
+    from .studio.vocab import COLOURS, parse_prompt
 
     target = parse_prompt(prompt)
     best, best_d = None, float("inf")
@@ -94,9 +96,9 @@ def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
 
 def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Report = no_report) -> dict:
     """Metrics of a teacher or student on studio prompts, with the retrieval baseline."""
-    from .guidance.studio import StudioGuidance
+    from .studio.truth import GroundTruth
 
-    studio = StudioGuidance(prompts)  # raises PromptError for prompts outside the vocabulary
+    truth = GroundTruth(prompts)  # raises PromptError for prompts outside the vocabulary
     surfaces: dict[str, np.ndarray] = {}
     scenes: dict[str, object] = {}
     chamfers: dict[str, dict] = {}  # a scene's mesh is the same whichever prompt it is scored for
@@ -105,9 +107,9 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
         """Metrics of the model's answer to `scored` against the ground truth of prompt i."""
         if scored not in scenes:
             scenes[scored] = model.bake([scored])[0]
-        out = image_metrics(scenes[scored], studio, i)
+        out = image_metrics(scenes[scored], truth, i)
         if with_mesh:
-            shape = studio.parsed[i].shape
+            shape = truth.parsed[i].shape
             if shape not in surfaces:
                 surfaces[shape] = _true_surface_points(shape)
             if scored not in chamfers:

@@ -21,12 +21,12 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
 from .fsutil import atomic_path
+from .scene import box_corners
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
 # (xs [X], ys [Y], zs [Z]) lattice coordinates per axis → bool [X, Y, Z]: where density can be non-zero.
 ActiveFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-AABB = tuple[tuple[float, float, float], tuple[float, float, float]]
-DEFAULT_AABB: AABB = ((-1.0, -1.0, -1.0), (1.0, 1.0, 1.0))
+AABB = tuple[tuple[float, float, float], tuple[float, float, float]]  # (min xyz, max xyz)
 
 # Colours are read this many voxels inside the surface: albedo exactly at the boundary is a
 # blend of the object and the empty space around it.
@@ -125,22 +125,23 @@ def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ───────────────────────────── extraction ─────────────────────────────
 
 def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
-                 resolution: int = 128, aabb: AABB = DEFAULT_AABB, chunk: int = 65536,
+                 resolution: int = 128, aabb: AABB | None = None, chunk: int = 65536,
                  min_component_fraction: float = 0.05, fill_cavities: bool = True, smooth_voxels: float = 0.0,
                  active: ActiveFn | None = None, device: str | torch.device = "cpu") -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
 
     density_fn: points [N, 3] → [N]; color_fn: points [N, 3] → [N, 3] in [0, 1]. Both run
     under torch.no_grad on at most `chunk` points at a time, on `device`. The grid has
-    `resolution` samples per axis with the aabb corners included. Components with fewer
-    than `min_component_fraction` × the largest component's faces are dropped as floaters.
+    `resolution` samples per axis over `aabb` (default: the scene box), its corners included.
+    Components with fewer than `min_component_fraction` × the largest component's faces are
+    dropped as floaters.
     With `fill_cavities`, closed pockets of low density inside the object are filled: a NeRF
     is never trained behind its visible surface, and its noise there would mesh as inner shells.
     `smooth_voxels` > 0 blurs the sampled density (Gaussian sigma, in voxels) before meshing.
     `active` marks the lattice points worth evaluating (the rest count as zero density).
     Raises EmptyMeshError when the field never crosses the threshold.
     """
-    lo, hi = (np.asarray(c, dtype=np.float64) for c in aabb)
+    lo, hi = (np.asarray(c, dtype=np.float64) for c in (aabb or box_corners()))
     step = (hi - lo) / (resolution - 1)
     grid = _sample_grid(density_fn, lo, step, resolution, chunk, device, active)
     if smooth_voxels > 0:
@@ -245,7 +246,7 @@ def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
 
 
 def export_glb(density_fn: FieldFn, color_fn: FieldFn, path: str | os.PathLike, *, threshold: float,
-               resolution: int = 128, aabb: AABB = DEFAULT_AABB, **kwargs) -> Mesh:
+               resolution: int = 128, aabb: AABB | None = None, **kwargs) -> Mesh:
     """extract_mesh then write_glb; returns the mesh written. kwargs go to extract_mesh."""
     mesh = extract_mesh(density_fn, color_fn, threshold=threshold, resolution=resolution,
                         aabb=aabb, **kwargs)

@@ -8,42 +8,17 @@ On the C++ backend, float32 queries on the CPU run encoding and MLP fused per ti
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from . import scene
+from .config import FieldConfig
 from .render import backend
 
-AABB = (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)
 # Points per MLP pass without autograd: [chunk, hidden] activations stay in cache (on one
 # core, 2^14 points per pass ran a 2^18-point query 1.7x faster than one pass).
 INFERENCE_CHUNK = 1 << 14
-
-
-@dataclass
-class FieldConfig:
-    plane_res: int = 128  # tri-plane resolution (shared by all prompts)
-    plane_features: int = 16
-    grid_res: int = 32  # coarse 3D grid resolution, resolves what the planes alias
-    grid_features: int = 8
-    hidden: int = 64  # width of the text-dependent MLP
-    n_hidden: int = 2  # hidden layers; the MLP has n_hidden + 1 weight matrices
-    sigma_max: float = 300.0  # bounded density: sigma = sigma_max * sigmoid(raw + SIGMA_SHIFT)
-    sigma_shift: float = -6.0  # so that a fresh field is nearly transparent
-
-    @property
-    def in_features(self) -> int:
-        return 3 * self.plane_features + self.grid_features
-
-    def layer_shapes(self) -> list[tuple[int, int]]:
-        """(out, in) of each MLP weight matrix; the last outputs (density, r, g, b)."""
-        dims = [self.in_features] + [self.hidden] * self.n_hidden + [4]
-        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # (W [out, in], b [out]) per layer; a leading prompt axis [P, ...] where batched.
@@ -51,11 +26,13 @@ MLPWeights = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 class Encoding(torch.nn.Module):
-    """Tri-plane (xy, xz, yz) + coarse 3D grid, bilinear/trilinear, over the box AABB."""
+    """Tri-plane (xy, xz, yz) + coarse 3D grid, bilinear/trilinear, over `box` (min xyz, max xyz);
+    points outside it take the features of the nearest face."""
 
-    def __init__(self, cfg: FieldConfig):
+    def __init__(self, cfg: FieldConfig, box: tuple[float, ...] = scene.BOX):
         super().__init__()
         self.cfg = cfg
+        self.box = tuple(float(v) for v in box)  # not a buffer: state dicts stay as they were
         self.planes = torch.nn.Parameter(0.1 * torch.randn(3, cfg.plane_features, cfg.plane_res, cfg.plane_res))
         self.grid = torch.nn.Parameter(0.1 * torch.randn(1, cfg.grid_features, *(cfg.grid_res,) * 3))
 
@@ -63,7 +40,7 @@ class Encoding(torch.nn.Module):
         """points: [N, 3] in the box → features [N, in_features]."""
         ops = backend.ops_for(points.device)
         if ops is not None and not points.requires_grad:
-            return _CompiledEncoding.apply(ops, points, self.planes, self.grid, self._channels_last())
+            return _CompiledEncoding.apply(ops, points, self.box, self.planes, self.grid, self._channels_last())
         return self.reference(points)
 
     def _channels_last(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,8 +54,8 @@ class Encoding(torch.nn.Module):
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:
         """The PyTorch encoding, which the compiled one (ext/raymarch/encoding.h) reproduces."""
-        lo = torch.tensor(AABB[:3], dtype=points.dtype, device=points.device)
-        hi = torch.tensor(AABB[3:], dtype=points.dtype, device=points.device)
+        lo = torch.tensor(self.box[:3], dtype=points.dtype, device=points.device)
+        hi = torch.tensor(self.box[3:], dtype=points.dtype, device=points.device)
         x = ((points - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
         # grid_sample wants (u, v) = (width, height) coordinates.
         uv = torch.stack([x[:, [0, 1]], x[:, [0, 2]], x[:, [1, 2]]])[:, :, None, :]  # [3, N, 1, 2]
@@ -94,17 +71,17 @@ class _CompiledEncoding(torch.autograd.Function):
     differentiable in the planes and the volume."""
 
     @staticmethod
-    def forward(ctx, ops, points, planes, grid, channels_last):
+    def forward(ctx, ops, points, box, planes, grid, channels_last):
         points = points.contiguous()
         planes_cl, grid_cl = channels_last  # [3, R, R, C], [G, G, G, C3]
-        ctx.ops, ctx.points, ctx.channels_last = ops, points, channels_last
-        return ops.encode_forward(points, planes_cl, grid_cl)
+        ctx.ops, ctx.points, ctx.box, ctx.channels_last = ops, points, box, channels_last
+        return ops.encode_forward(points, planes_cl, grid_cl, box)
 
     @staticmethod
     def backward(ctx, grad):
         planes_cl, grid_cl = ctx.channels_last
-        d_planes, d_grid = ctx.ops.encode_backward(ctx.points, grad, planes_cl, grid_cl)
-        return None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None], None
+        d_planes, d_grid = ctx.ops.encode_backward(ctx.points, grad, planes_cl, grid_cl, ctx.box)
+        return None, None, None, d_planes.permute(0, 3, 1, 2), d_grid.permute(3, 0, 1, 2)[None], None
 
 
 def _fusable(points: torch.Tensor, weights: MLPWeights) -> bool:
@@ -129,7 +106,8 @@ def _fused_raw(ops, encoding: Encoding, points: torch.Tensor, weights: MLPWeight
     if torch.is_grad_enabled() and any(t.requires_grad for t in params):
         return _FusedField.apply(ops, encoding, points, *params)
     planes_cl, grid_cl = encoding._channels_last()
-    return ops.field_forward(points, planes_cl, grid_cl, [w.detach() for w in ws], [b.detach() for b in bs], False, "")[0]
+    ws, bs = [w.detach() for w in ws], [b.detach() for b in bs]
+    return ops.field_forward(points, planes_cl, grid_cl, encoding.box, ws, bs, False, "")[0]
 
 
 class _FusedField(torch.autograd.Function):
@@ -142,8 +120,8 @@ class _FusedField(torch.autograd.Function):
         ws = [w.detach() for w in weights_and_biases[:n]]
         bs = [b.detach() for b in weights_and_biases[n:]]
         planes_cl, grid_cl = encoding._channels_last()
-        raw, *saved = ops.field_forward(points, planes_cl, grid_cl, ws, bs, True, "")
-        ctx.ops, ctx.channels_last, ctx.n_layers = ops, (planes_cl, grid_cl), n
+        raw, *saved = ops.field_forward(points, planes_cl, grid_cl, encoding.box, ws, bs, True, "")
+        ctx.ops, ctx.box, ctx.channels_last, ctx.n_layers = ops, encoding.box, (planes_cl, grid_cl), n
         ctx.save_for_backward(points, *ws, *saved)
         return raw
 
@@ -155,7 +133,8 @@ class _FusedField(torch.autograd.Function):
         ws, saved = rest[:n], rest[n:]
         planes_cl, grid_cl = ctx.channels_last
         encoding_grad = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
-        out = ctx.ops.field_backward(points, planes_cl, grid_cl, list(ws), list(saved), d_raw, encoding_grad, "")
+        out = ctx.ops.field_backward(points, planes_cl, grid_cl, ctx.box, list(ws), list(saved), d_raw,
+                                     encoding_grad, "")
         d_planes = out[0].permute(0, 3, 1, 2) if encoding_grad else None
         d_grid = out[1].permute(3, 0, 1, 2)[None] if encoding_grad else None
         return (None, None, None, d_planes, d_grid, *out[2 : 2 + n], *out[2 + n :])
@@ -180,10 +159,10 @@ def activate(raw: torch.Tensor, cfg: FieldConfig) -> tuple[torch.Tensor, torch.T
 class Field(torch.nn.Module):
     """The NeRF of one or more scenes: the shared encoding, queried with per-scene weights."""
 
-    def __init__(self, cfg: FieldConfig):
+    def __init__(self, cfg: FieldConfig, box: tuple[float, ...] = scene.BOX):
         super().__init__()
         self.cfg = cfg
-        self.encoding = Encoding(cfg)
+        self.encoding = Encoding(cfg, box)
 
     def query(self, points: torch.Tensor, weights: MLPWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """points [N, 3], weights of one scene → sigma [N], albedo [N, 3]."""

@@ -1,4 +1,5 @@
-"""generate: prompt → one forward pass of the hypernetwork → baked NeRF → mesh (+ extras)."""
+"""A model and a prompt → files. generate: one forward pass of the hypernetwork → baked NeRF →
+mesh (+ extras); export: any model's NeRF → mesh; render: any model's NeRF → images."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import checkpoint as ckpt_io
+from .config import ExportConfig, MeshConfig, RenderConfig, validate
 from .export import write_glb
-from .guidance.vocab import learned_shapes, unlearned_shape_note
-from .imageio import save_png
-from .model import PromptModel, nerf_checkpoint
-from .outputs import scene_mesh, turntable
+from .studio.vocab import learned_shapes, unlearned_shape_note
+from .imageio import save_image, save_png
+from .model import PromptModel, load_scene, nerf_checkpoint
+from .outputs import scene_mesh, surface_threshold, turntable
 from .progress import Report, no_report
 
 PREVIEW_RESOLUTION = 256
@@ -20,7 +22,7 @@ PREVIEW_RESOLUTION = 256
 def generate_many(
     model_path: Path,
     jobs: list[tuple[str, Path]],
-    resolution: int,
+    cfg: MeshConfig,
     nerf: Path | None = None,
     preview: Path | None = None,
     report: Report = no_report,
@@ -28,6 +30,7 @@ def generate_many(
 ) -> list[dict]:
     """Load the model once, then mesh each (prompt, out) job. Timings are split per stage.
     `warn` hears a note for each prompt that names no shape the model learned."""
+    validate(cfg)
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     model.encoder  # load now, so per-prompt timings are the per-prompt work
@@ -43,7 +46,7 @@ def generate_many(
         t1 = time.perf_counter()
         scene = model.bake_tokens(tokens, [prompt])[0]
         t2 = time.perf_counter()
-        mesh = scene_mesh(scene, resolution)
+        mesh = scene_mesh(scene, cfg.resolution)
         t3 = time.perf_counter()
         write_glb(mesh, out)
         if nerf is not None:
@@ -68,3 +71,35 @@ def generate_many(
         })
         report("generating", n + 1, len(jobs), {})
     return results
+
+
+def export_model(model_path, prompt: str | None, out: Path, cfg: ExportConfig, nerf: Path | None = None) -> dict:
+    """Mesh a model's NeRF (a baked one as is, a teacher or student baked at `prompt`) into `out`;
+    `nerf` also keeps the baked NeRF that was meshed."""
+    validate(cfg)
+    start = time.perf_counter()
+    scene, encoder_id = load_scene(str(model_path), prompt)
+    threshold = surface_threshold(scene) if cfg.threshold is None else cfg.threshold
+    mesh = scene_mesh(scene, cfg.resolution, threshold)
+    write_glb(mesh, out)
+    if nerf is not None:
+        ckpt_io.save(nerf_checkpoint(scene, encoder_id, {"baked_from": str(model_path)}), nerf)
+    return {
+        "out": str(out),
+        "nerf": str(nerf) if nerf else None,
+        "threshold": round(threshold, 3),
+        "vertices": int(len(mesh.vertices)),
+        "faces": int(len(mesh.faces)),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def render_model(model_path, prompt: str | None, out: Path, cfg: RenderConfig) -> dict:
+    """A still (one view), a strip of views (.png) or a turntable (.gif) of a model's NeRF."""
+    validate(cfg)
+    start = time.perf_counter()
+    scene, _ = load_scene(str(model_path), prompt)
+    frames = [f.numpy() for f in turntable(scene, cfg.views, cfg.resolution)]
+    save_image(frames if len(frames) > 1 else frames[0], out)
+    return {"out": str(out), "views": cfg.views, "resolution": cfg.resolution,
+            "seconds": round(time.perf_counter() - start, 3)}

@@ -9,30 +9,15 @@ return plain tensors. With `dynamic=False` (the ablation) the heads see z only.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .field import Field, FieldConfig, MLPWeights
-from .text import MAX_TOKENS, TokenStates
+from .config import FieldConfig, HyperConfig
+from .field import Field, MLPWeights
+from .text import TokenStates
 
 PROBE_SEED = 1234
-
-
-@dataclass
-class HyperConfig:
-    d_model: int = 128
-    n_layers: int = 2
-    n_heads: int = 4
-    head_hidden: int = 128
-    dynamic: bool = True
-    n_probe: int = 512
-    text_dim: int = 384
-    max_tokens: int = MAX_TOKENS
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class WeightHead(nn.Module):

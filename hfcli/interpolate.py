@@ -6,19 +6,25 @@ import time
 from pathlib import Path
 
 from . import checkpoint as ckpt_io
+from .config import InterpolateConfig, validate
 from .export import write_glb
 from .imageio import save_gif
 from .model import PromptModel
 from .outputs import render_views, scene_mesh
 from .progress import Report, no_report
 from .render import cameras as cams
+from .text import check_prompt
 
 GIF_RESOLUTION = 192
 
 
-def interpolate(model_path: Path, prompt_a: str, prompt_b: str, frames: int, out_dir: Path, resolution: int,
-                turntable: bool = False, report: Report = no_report) -> dict:
+def interpolate(model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, cfg: InterpolateConfig,
+                report: Report = no_report) -> dict:
     """Write frame_000.glb … and morph.gif into `out_dir`. t runs from 0 (prompt A) to 1 (prompt B)."""
+    validate(cfg)
+    check_prompt(prompt_a)
+    check_prompt(prompt_b)
+    frames = cfg.frames
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     ts = [i / (frames - 1) for i in range(frames)] if frames > 1 else [0.0]
@@ -27,9 +33,9 @@ def interpolate(model_path: Path, prompt_a: str, prompt_b: str, frames: int, out
     meshes, images = [], []
     for i, (t, scene) in enumerate(zip(ts, scenes)):
         path = out_dir / f"frame_{i:03d}.glb"
-        write_glb(scene_mesh(scene, resolution), path)
+        write_glb(scene_mesh(scene, cfg.resolution), path)
         meshes.append(str(path))
-        azimuth = 30.0 + (360.0 * i / frames if turntable else 0.0)
+        azimuth = 30.0 + (360.0 * i / frames if cfg.turntable else 0.0)
         image, _ = render_views(scene, cams.orbit_cameras([azimuth], [25.0]), GIF_RESOLUTION)
         images.append(image[0].numpy())
         report("interpolating", i + 1, frames, {})

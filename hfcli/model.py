@@ -12,10 +12,11 @@ import torch
 
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError, HfcliError
-from .field import Field, FieldConfig, MLPWeights
-from .hyper import HyperConfig, HyperNet
+from .config import FieldConfig, HyperConfig
+from .field import Field, MLPWeights
+from .hyper import HyperNet
 from .render.occupancy import OccupancyGrid
-from .render.renderer import AABB, GRID_RES, RENDER_STEP
+from .scene import new_grid
 from .text import TextEncoder, TokenStates
 
 
@@ -41,7 +42,7 @@ class NerfScene:
 def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1) -> OccupancyGrid:
     """A grid built from scratch: each cell sampled `passes` times, then dilated by one cell,
     because one random sample can miss a thin boundary passing through a cell."""
-    grid = OccupancyGrid(n_scenes, GRID_RES, AABB.clone(), RENDER_STEP)
+    grid = new_grid(n_scenes)
     gen = torch.Generator().manual_seed(0)
     for _ in range(passes):
         grid.update(density_fn, gen)
@@ -134,7 +135,7 @@ def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
         field.encoding.load_state_dict({k[len("encoding.") :]: v for k, v in ck.tensors.items() if k.startswith("encoding.")})
         n_layers = len(cfg.layer_shapes())
         weights = [(ck.tensors[f"mlp.{i}.weight"], ck.tensors[f"mlp.{i}.bias"]) for i in range(n_layers)]
-        grid = OccupancyGrid(1, GRID_RES, AABB.clone(), RENDER_STEP)
+        grid = new_grid()
         grid.load_state(ck.tensors)
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"baked NeRF is incomplete or inconsistent: {str(err).splitlines()[0]}") from None

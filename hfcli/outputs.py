@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .defaults import MESH_DENSITY_THRESHOLD, MESH_RESOLUTION
+from .config import MeshConfig
 from .export import Mesh, extract_mesh
 from .model import NerfScene
 from .render import cameras as cams
 from .render.renderer import render_image_batches
 
 WHITE = torch.ones(3)
+# Fallback surface density for a mesh when a field shows no opaque pixel to measure its own
+# (the studio's boundary, sdf = 0, sits at half its SIGMA_MAX of 100).
+MESH_DENSITY_THRESHOLD = 50.0
 # A learned density is noisy at the voxel scale; a one-voxel blur halves the triangle count
 # of a studio teacher's mesh without moving its surface by more than a voxel.
 MESH_SMOOTH_VOXELS = 1.0
@@ -75,7 +78,7 @@ def occupied_lattice(scene: NerfScene):
     return active
 
 
-def scene_mesh(scene: NerfScene, resolution: int = MESH_RESOLUTION, threshold: float | None = None) -> Mesh:
+def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, threshold: float | None = None) -> Mesh:
     """Mesh of a scene at `threshold` (default: the field's own surface_threshold)."""
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.

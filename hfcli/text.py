@@ -17,11 +17,10 @@ import torch
 from safetensors import SafetensorError
 
 from . import bert
+from .config import BUNDLED_ID, MAX_TOKENS
 from .errors import HfcliError, PromptError
 
-BUNDLED_ID = "bundled:all-MiniLM-L6-v2"
 MAX_PROMPT_CHARS = 1000
-MAX_TOKENS = 32  # studio prompts are ~6 tokens; long prompts are truncated, not rejected
 
 
 @dataclass

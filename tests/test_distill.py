@@ -7,6 +7,7 @@ import pytest
 from hfcli import bundled
 from hfcli import checkpoint as ck
 from hfcli.cli import run
+from hfcli.config import DistillConfig
 from hfcli.errors import HfcliError
 from hfcli.metrics import psnr
 from hfcli.model import PromptModel
@@ -21,8 +22,8 @@ from tests.test_teach import small_config
 def teachers(tmp_path_factory):
     root = tmp_path_factory.mktemp("teachers")
     paths = [root / "bowl.safetensors", root / "plate.safetensors"]
-    teach(["a red bowl"], paths[0], small_config(60), "studio")
-    teach(["a blue plate"], paths[1], small_config(60), "studio")
+    teach(["a red bowl"], paths[0], small_config(60))
+    teach(["a blue plate"], paths[1], small_config(60))
     return paths
 
 
@@ -30,7 +31,7 @@ def teachers(tmp_path_factory):
 def student(teachers, tmp_path_factory):
     seen = []
     out = tmp_path_factory.mktemp("student") / "student.safetensors"
-    report = distill(teachers, None, out, small_config(60), report=lambda t, d, n, f: seen.append((t, f)))
+    report = distill(teachers, None, out, small_config(60, DistillConfig), report=lambda t, d, n, f: seen.append((t, f)))
     return out, report, seen
 
 
@@ -65,7 +66,7 @@ def test_prompt_no_teacher_holds(teachers, tmp_path):
     prompts = tmp_path / "p.txt"
     prompts.write_text("a red bowl\na green chair\n")
     with pytest.raises(HfcliError, match="no teacher holds 1 prompt.*'a green chair'"):
-        distill(teachers, ["a red bowl", "a green chair"], tmp_path / "s.safetensors", small_config(1))
+        distill(teachers, ["a red bowl", "a green chair"], tmp_path / "s.safetensors", small_config(1, DistillConfig))
     assert not (tmp_path / "s.safetensors").exists()
 
 
@@ -106,20 +107,31 @@ def test_eval_refuses_prompts_outside_the_studio(teachers, tmp_path, capsys):
     assert "prompt 2" in capsys.readouterr().err
 
 
-def test_interpolation_ends_reproduce_the_prompts(teachers):
+def test_interpolation_bakes_the_straight_line_between_the_two_scene_codes(teachers):
+    """Frame t is the NeRF of (1 - t) z_a + t z_b, with z_a and z_b each computed on its own
+    (not in the batched call `interpolate` makes). t = 0.25 is not symmetric, so a swapped t
+    or t**2 fails, and it is inside, so walking the token states instead of the codes fails."""
     import torch
 
-    from hfcli.model import PromptModel
-
     model = PromptModel.from_checkpoint(ck.load(teachers[0]))
-    ends = model.interpolate("a red bowl", "a pink bowl", [0.0, 0.5, 1.0])
-    direct = model.bake(["a red bowl", "a pink bowl"])
-    pts = torch.rand(500, 3) * 2 - 1
-    for got, want in ((ends[0], direct[0]), (ends[2], direct[1])):
-        for a, b in zip(got.query(pts), want.query(pts)):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-    middle = ends[1].query(pts)[1]
-    assert not torch.allclose(middle, direct[0].query(pts)[1], atol=1e-4)  # it does move
+    a, b = "a red bowl", "a pink bowl"
+    ts = [0.0, 0.25, 0.5, 1.0]
+    frames = model.interpolate(a, b, ts)
+    with torch.no_grad():
+        z_a = model.hyper.scene_code(model.encoder.encode([a]))[0]
+        z_b = model.hyper.scene_code(model.encoder.encode([b]))[0]
+        expected = model.hyper.bake_codes(torch.stack([(1 - t) * z_a + t * z_b for t in ts]))
+    field = model.hyper.field
+    pts = torch.rand(500, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    want = [field.query(pts, w) for w in expected]
+    assert len(frames) == len(ts)
+    for t, frame, (sigma, rgb) in zip(ts, frames, want):
+        got_sigma, got_rgb = frame.query(pts)
+        torch.testing.assert_close(got_sigma, sigma, rtol=1e-5, atol=1e-5, msg=lambda m, t=t: f"density at t={t}: {m}")
+        torch.testing.assert_close(got_rgb, rgb, rtol=1e-5, atol=1e-5, msg=lambda m, t=t: f"albedo at t={t}: {m}")
+    # The test has teeth only if the frames it tells apart differ far beyond its tolerance.
+    assert (want[0][1] - want[-1][1]).abs().max() > 1e-4
+    assert (want[0][1] - want[1][1]).abs().max() > 1e-4
 
 
 def test_interpolate_command_writes_frames_and_gif(teachers, tmp_path, capsys):
@@ -138,7 +150,7 @@ def test_a_packed_student_is_small_and_bakes_the_same_nerf(student, tmp_path, mo
     monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path / "weights")
     packed = bundled.default_model_path()
     packed.parent.mkdir()
-    ck.save(bundled.pack(ck.load(out), {"commands": ["hf distill …"]}), packed)
+    ck.save(ck.pack(ck.load(out), {"commands": ["hf distill …"]}), packed)
     assert packed.stat().st_size < 0.4 * out.stat().st_size  # no optimiser state, no grids, float16
     assert ck.read_header("default")["extra"]["bundle"]["commands"] == ["hf distill …"]
     full = PromptModel.from_checkpoint(ck.load(out))
@@ -155,7 +167,7 @@ def test_generate_without_model_uses_the_bundled_one(student, tmp_path, monkeypa
     assert rc == 1 and "no default model" in capsys.readouterr().err
     assert not (tmp_path / "a.glb").exists()
     bundled.WEIGHTS_DIR.mkdir()
-    ck.save(bundled.pack(ck.load(student[0]), {}), bundled.default_model_path())
+    ck.save(ck.pack(ck.load(student[0]), {}), bundled.default_model_path())
     rc = run(["generate", "a red bowl", "--out", str(tmp_path / "a.glb"), "--resolution", "32", "--json"])
     assert rc == 0 and (tmp_path / "a.glb").stat().st_size > 500
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["note"] is None

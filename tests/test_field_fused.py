@@ -10,6 +10,7 @@ import torch
 
 from hfcli.field import Field, FieldConfig, mlp
 from hfcli.render import backend
+from hfcli.scene import BOX
 
 # The shipped field's shape, and one whose widths fill no vector exactly (tails everywhere).
 SHAPES = {
@@ -18,11 +19,13 @@ SHAPES = {
     # 40 hidden units pad to 48: three vectors of 16 (the blocks' leftover case on AVX-512)
     "three_vectors": FieldConfig(plane_res=16, plane_features=16, grid_res=8, grid_features=8, hidden=40),
 }
+# A box of another size on every axis, off the origin: points(n) fall inside and outside it.
+ODD_BOX = (-0.7, -1.2, -0.5, 0.9, 0.8, 1.3)
 
 
-def scene(cfg: FieldConfig, seed: int = 0):
+def scene(cfg: FieldConfig, seed: int = 0, box=BOX):
     torch.manual_seed(seed)
-    field = Field(cfg)
+    field = Field(cfg, box)
     weights = [(torch.randn(o, i) / i**0.5, 0.3 * torch.randn(o)) for o, i in cfg.layer_shapes()]
     return field, weights
 
@@ -41,7 +44,8 @@ def channels_last(field: Field):
 
 def fused(ops, field, weights, pts, isa, save=False):
     planes, grid = channels_last(field)
-    return ops.field_forward(pts, planes, grid, [w for w, _ in weights], [b for _, b in weights], save, isa)
+    ws, bs = [w for w, _ in weights], [b for _, b in weights]
+    return ops.field_forward(pts, planes, grid, field.encoding.box, ws, bs, save, isa)
 
 
 def isas(ops):
@@ -86,7 +90,8 @@ def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad, d
     for isa in isas(ops):
         raw32, *saved = fused(ops, field, weights, pts, isa, save=True)
         planes, grid = channels_last(field)
-        out = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw.float(), encoding_grad, isa)
+        ws = [w for w, _ in weights]
+        out = ops.field_backward(pts, planes, grid, BOX, ws, saved, d_raw.float(), encoding_grad, isa)
         got = [t for pair in zip(out[2 : 2 + n], out[2 + n :]) for t in pair]
         if encoding_grad:
             got = [out[0].permute(0, 3, 1, 2), out[1].permute(3, 0, 1, 2)[None]] + got
@@ -96,6 +101,31 @@ def test_backward_matches_autograd_of_the_reference(ops, shape, encoding_grad, d
         for g, r in zip(got, want):
             scale = r.abs().max().item()
             assert (g.double() - r).abs().max().item() <= 1e-5 * max(scale, 1.0), f"instruction set {isa}"
+
+
+def test_a_box_of_its_own_matches_the_reference(ops):
+    """The kernels map points by the encoding's box, as the reference does: forward, and the
+    backward into the planes, the volume and the weights."""
+    field, weights = scene(SHAPES["ragged"], seed=16, box=ODD_BOX)
+    pts = points(500, seed=17)
+    f64 = copy.deepcopy(field).double()
+    w64 = [(w.double().requires_grad_(), b.double().requires_grad_()) for w, b in weights]
+    ref_raw = mlp(f64.encoding.reference(pts.double()), w64)
+    d_raw = torch.randn(ref_raw.shape, generator=torch.Generator().manual_seed(18), dtype=torch.float64)
+    ref = torch.autograd.grad(ref_raw, [f64.encoding.planes, f64.encoding.grid] + [t for pair in w64 for t in pair], d_raw)
+    n = len(weights)
+    default_box = fused(ops, scene(SHAPES["ragged"], seed=16)[0], weights, pts, "")[0]
+    assert (default_box.double() - ref_raw).abs().max() > 0.1  # the box matters to these points
+    for isa in isas(ops):
+        raw, *saved = fused(ops, field, weights, pts, isa, save=True)
+        torch.testing.assert_close(raw.double(), ref_raw.detach(), rtol=1e-5, atol=1e-5, msg=f"instruction set {isa}")
+        planes, grid = channels_last(field)
+        ws = [w for w, _ in weights]
+        out = ops.field_backward(pts, planes, grid, ODD_BOX, ws, saved, d_raw.float(), True, isa)
+        got = [out[0].permute(0, 3, 1, 2), out[1].permute(3, 0, 1, 2)[None]]
+        got += [t for pair in zip(out[2 : 2 + n], out[2 + n :]) for t in pair]
+        for g, r in zip(got, ref):
+            assert (g.double() - r).abs().max().item() <= 1e-5 * max(r.abs().max().item(), 1.0), f"instruction set {isa}"
 
 
 def test_gradient_matches_finite_differences(ops):
@@ -115,7 +145,7 @@ def test_gradient_matches_finite_differences(ops):
     numeric = (loss(eps) - loss(-eps)) / (2 * eps)
     _, *saved = fused(ops, field, weights, pts, "", save=True)
     planes, grid = channels_last(field)
-    out = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw, False, "")
+    out = ops.field_backward(pts, planes, grid, BOX, [w for w, _ in weights], saved, d_raw, False, "")
     n = len(weights)
     analytic = sum(float((dw * g).sum() + (db * gb).sum()) for (dw, db), g, gb in zip(direction, out[2 : 2 + n], out[2 + n :]))
     assert abs(numeric - analytic) <= 1e-4 * abs(analytic)
@@ -126,13 +156,15 @@ def test_no_points(ops):
     raw, *saved = fused(ops, field, weights, torch.zeros(0, 3), "", save=True)
     assert raw.shape == (0, 4) and [s.shape[0] for s in saved] == [0, 0, 0]
     planes, grid = channels_last(field)
-    out = ops.field_backward(torch.zeros(0, 3), planes, grid, [w for w, _ in weights], saved, torch.zeros(0, 4), True, "")
+    ws = [w for w, _ in weights]
+    out = ops.field_backward(torch.zeros(0, 3), planes, grid, BOX, ws, saved, torch.zeros(0, 4), True, "")
     assert all(float(t.abs().sum()) == 0 for t in out)
 
 
-def test_field_query_uses_it_with_the_same_values_and_gradients(ops):
+@pytest.mark.parametrize("box", [BOX, ODD_BOX])
+def test_field_query_uses_it_with_the_same_values_and_gradients(ops, box):
     """Field.query on the cpp backend (fused, under autograd) against the torch backend."""
-    field, weights = scene(FieldConfig(), seed=8)
+    field, weights = scene(FieldConfig(), seed=8, box=box)
     pts = points(3000, seed=9)
 
     def run():
@@ -162,11 +194,14 @@ def test_bad_inputs_are_refused(ops):
     planes, grid = channels_last(field)
     ws, bs = [w for w, _ in weights], [b for _, b in weights]
     with pytest.raises(RuntimeError, match="input width"):
-        ops.field_forward(pts, planes, grid, [ws[0], ws[0]], bs[:2], False, "")
+        ops.field_forward(pts, planes, grid, BOX, [ws[0], ws[0]], bs[:2], False, "")
     with pytest.raises(RuntimeError, match="not available"):
-        ops.field_forward(pts, planes, grid, ws, bs, False, "no-such-isa")
+        ops.field_forward(pts, planes, grid, BOX, ws, bs, False, "no-such-isa")
     with pytest.raises(RuntimeError, match="points"):
-        ops.field_forward(pts.double(), planes, grid, ws, bs, False, "")
+        ops.field_forward(pts.double(), planes, grid, BOX, ws, bs, False, "")
+    for box in (BOX[:5], (1.0, -1.0, -1.0, -1.0, 1.0, 1.0)):
+        with pytest.raises(RuntimeError, match="aabb"):
+            ops.field_forward(pts, planes, grid, box, ws, bs, False, "")
 
 
 def test_two_threads_sum_their_gradients(ops):
@@ -181,7 +216,7 @@ def test_two_threads_sum_their_gradients(ops):
         results = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results.append(ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw, True, ""))
+            results.append(ops.field_backward(pts, planes, grid, BOX, [w for w, _ in weights], saved, d_raw, True, ""))
     finally:
         torch.set_num_threads(before)
     for one, two in zip(*results):
@@ -214,6 +249,7 @@ def test_corners_outside_the_planes_receive_nothing(ops):
     planes, grid = channels_last(field)
     d_raw = torch.tensor([[float("nan")] * 4, [1.0, 0.0, 0.0, 0.0]])
     for isa in isas(ops):
-        d_planes, d_grid = ops.field_backward(pts, planes, grid, [w for w, _ in weights], saved, d_raw, True, isa)[:2]
+        ws = [w for w, _ in weights]
+        d_planes, d_grid = ops.field_backward(pts, planes, grid, BOX, ws, saved, d_raw, True, isa)[:2]
         assert torch.isfinite(d_planes[:, 0, 0]).all() and torch.isfinite(d_grid[0, 0, 0]).all(), isa
         assert torch.isnan(d_planes[:, -1, -1]).any()  # the point's own corners do get it

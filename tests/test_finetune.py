@@ -6,25 +6,24 @@ import pytest
 
 from hfcli import checkpoint as ck
 from hfcli.cli import run
-from hfcli.guidance.factory import make_guidance
-from hfcli.train.finetune import FinetuneConfig, finetune
+from hfcli.config import FinetuneConfig
+from hfcli.train.finetune import finetune
 from tests.test_sd import tiny_sd  # noqa: F401  (the session fixture)
 
 
-def _studio(prompts):
-    return make_guidance("studio", prompts, rays_per_step=1024, pool_rays=1 << 13, seed=0)
-
-
 def _small(target: float, steps: int = 60) -> FinetuneConfig:
-    return FinetuneConfig(steps=steps, rays_per_step=1024, target_psnr=target, check_every=5, check_resolution=32)
+    loop = FinetuneConfig().loop
+    loop.steps = steps
+    return FinetuneConfig(loop=loop, guidance="studio", rays_per_step=1024, pool_rays=1 << 13, target_psnr=target,
+                          check_every=5, check_resolution=32)
 
 
 def test_prediction_starts_closer_to_the_target_than_scratch():
     """A prompt the model learned: its prediction is already past 28 dB; a fresh NeRF needs steps."""
     model = _small(28.0)
-    res = finetune("a red bowl", "default", None, model, _studio)
+    res = finetune("a red bowl", "default", None, model)
     assert res["reached"] and res["steps_to_target"] == 0 and res["psnr_start"] > 28.0, res
-    scratch = finetune("a red bowl", "default", None, _small(20.0), _studio, from_scratch=True)
+    scratch = finetune("a red bowl", "default", None, _small(20.0), from_scratch=True)
     assert scratch["psnr_start"] < 12.0, scratch  # nearly transparent: a white image
     assert scratch["reached"] and 0 < scratch["steps_to_target"] <= 60, scratch
     assert scratch["psnr"] >= 20.0 and scratch["history"][-1] == (scratch["steps_to_target"], scratch["psnr"])

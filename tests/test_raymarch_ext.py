@@ -17,8 +17,8 @@ from hfcli.field import Field, FieldConfig
 from hfcli.render import backend
 from hfcli.render import raymarch_ext as rx
 from hfcli.render import raymarch_torch as rm
-from hfcli.render.occupancy import OccupancyGrid
-from hfcli.render.renderer import AABB, RENDER_STEP, render_image_batches, render_rays
+from hfcli.render.renderer import render_image_batches, render_rays
+from hfcli.scene import BOX, RENDER_STEP, box_tensor, new_grid
 
 TINY = FieldConfig(plane_res=8, plane_features=2, grid_res=4, grid_features=2, hidden=8, n_hidden=1, sigma_shift=0.0)
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -49,7 +49,7 @@ def random_rays(n: int, seed: int = 0):
 
 
 def grid_of(kind: str, scenes: int = 3, res: int = 16, seed: int = 0):
-    grid = OccupancyGrid(scenes, res, AABB.clone(), RENDER_STEP)
+    grid = new_grid(scenes, res)
     gen = torch.Generator().manual_seed(seed)
     if kind in ("random", "sparse"):
         grid.occupied = torch.rand(scenes, res, res, res, generator=gen) < (0.3 if kind == "random" else 0.004)
@@ -66,10 +66,10 @@ def march_both(ops, o, d, scenes, grid, step=RENDER_STEP, jitter=None, device="c
     o, d, scenes = o.to(device), d.to(device), scenes.to(device)
     jitter = None if jitter is None else jitter.to(device)
     occupied = None if grid is None else grid.occupied.to(device)
-    ref = rm.march(o, d, scenes, occupied, AABB.to(device), step, jitter)
+    ref = rm.march(o, d, scenes, occupied, box_tensor().to(device), step, jitter)
     bits = rx.bitfields(occupied) if grid is not None else rx.no_grid(device)
     res = grid.resolution if grid is not None else 1
-    got = rx.Marcher(ops, o, d, scenes, bits, res, AABB, step, jitter).march_all()
+    got = rx.Marcher(ops, o, d, scenes, bits, res, box_tensor(), step, jitter).march_all()
     return ref, got
 
 
@@ -232,7 +232,7 @@ def test_grid_update_matches_the_reference(ops):
 
     grids = {}
     for name in ("torch", "cpp"):
-        grid = OccupancyGrid(2, 16, AABB.clone(), RENDER_STEP)
+        grid = new_grid(2, 16)
         render_with(name, lambda: [grid.update(density, torch.Generator().manual_seed(11)) for _ in range(3)])
         grids[name] = grid
     assert torch.equal(grids["torch"].ema, grids["cpp"].ema)
@@ -311,10 +311,12 @@ def encoding_points(n: int, seed: int, dtype) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_encoding_matches_the_reference(ops, dtype):
+@pytest.mark.parametrize("box", [BOX, (-0.7, -1.2, -0.5, 0.9, 0.8, 1.3)])
+def test_encoding_matches_the_reference(ops, dtype, box):
+    """Over the scene box and over one of another size on every axis, off the origin."""
     from hfcli.field import Field
 
-    enc = Field(FieldConfig(plane_res=16, plane_features=4, grid_res=8, grid_features=3)).encoding.to(dtype)
+    enc = Field(FieldConfig(plane_res=16, plane_features=4, grid_res=8, grid_features=3), box).encoding.to(dtype)
     pts = encoding_points(3000, seed=12, dtype=dtype)
     weight = torch.randn(3000, enc.cfg.in_features, dtype=dtype)
     ref = enc.reference(pts)
@@ -370,7 +372,7 @@ def test_render_of_no_rays(ops, grad):
 
 def test_sample_points_are_the_renderers_expression_exactly(ops):
     o, d = random_rays(300, seed=15)
-    m = rx.Marcher(ops, o, d, torch.zeros(300, dtype=torch.long), rx.no_grid(), 1, AABB, RENDER_STEP, None)
+    m = rx.Marcher(ops, o, d, torch.zeros(300, dtype=torch.long), rx.no_grid(), 1, box_tensor(), RENDER_STEP, None)
     idx, t0, t1 = m.march_all()
     assert idx.numel() > 1000
     assert torch.equal(m.points(idx, t0, t1), o[idx] + d[idx] * (0.5 * (t0 + t1))[:, None])

@@ -3,7 +3,7 @@
 import torch
 
 from hfcli.field import Field, FieldConfig
-from hfcli.guidance.studio import scene_query
+from hfcli.studio.truth import scene_query
 from hfcli.model import fresh_grid
 from hfcli.render import cameras as cams
 from hfcli.render.renderer import render_rays

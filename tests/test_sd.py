@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from hfcli.errors import HfcliError
-from hfcli.guidance.sd import SDConfig, SDGuidance, load_pipeline, resolve_model_dir, view_index
+from hfcli.config import SDConfig
+from hfcli.guidance.sd import SDGuidance, load_pipeline, resolve_model_dir, view_index
 from tests.tiny_sd import build_tiny_pipeline
 
 
@@ -70,16 +71,17 @@ def test_view_dependent_prompts_and_random_background(sd_guidance):
 
 def test_sds_gradient_reaches_the_nerf(sd_guidance):
     from hfcli.render.renderer import render_rays
-    from hfcli.train.finetune import FinetuneConfig, NerfTrainer, scratch_scene
+    from hfcli.train.finetune import scratch_scene
+    from hfcli.train.objectives import NerfObjective
     from tests.test_checkpoint import CONFIG
 
     scene = scratch_scene(CONFIG, "a red mug", seed=0)
-    trainer = NerfTrainer(scene, sd_guidance, FinetuneConfig(), scene.grid)
-    batch = sd_guidance.sample(trainer.gen, [0])
-    out = render_rays(trainer.query, batch.rays_o, batch.rays_d, batch.scene_ids, trainer.grid, batch.background)
+    objective = NerfObjective(scene, sd_guidance, scene.grid)
+    batch = sd_guidance.sample(torch.Generator().manual_seed(0), [0])
+    out = render_rays(objective.query, batch.rays_o, batch.rays_d, batch.scene_ids, objective.grid, batch.background)
     loss, _ = sd_guidance.loss(out, batch)
     loss.backward()
-    grads = [p.grad for p in trainer.params]
+    grads = [p.grad for p in objective.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert all(float(g.abs().max()) > 0 for g in grads)  # every MLP tensor and the encoding
 
@@ -104,15 +106,15 @@ def test_teach_with_sd_trains_the_hypernetwork(tiny_sd, tmp_path):
 
     out = tmp_path / "t.safetensors"
     prompts = ["a ceramic mug", "a brass lamp"]  # outside the studio vocabulary: SDS is the only guide
-    cfg = small_config(3)
+    # auto: a model is given, so sd
+    cfg = small_config(3, guidance="auto", sd=SDConfig(model=str(tiny_sd), device="cpu", render_resolution=16))
     before = None
 
     def seen(task, done, total, figures):
         nonlocal before
         if task == "training" and before is None:
             before = figures
-    sd = SDConfig(model=str(tiny_sd), device="cpu", render_resolution=16)
-    report = teach(prompts, out, cfg, "auto", report=seen, sd=sd)  # auto: a model is given, so sd
+    report = teach(prompts, out, cfg, report=seen)
     assert report["guidance"] == "sd" and report["steps"] == 3 and report["psnr"] is None
     assert "sds_grad" in before and before["sds_grad"] > 0
     header = ck.read_header(out)

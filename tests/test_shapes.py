@@ -7,8 +7,8 @@ from functools import lru_cache
 import pytest
 import torch
 
-from hfcli.guidance.shapes import BOUNDS_MARGIN, SHAPE_BOUNDS, shape_bounds, shape_sdf
-from hfcli.guidance.vocab import ALL_SHAPES
+from hfcli.studio.shapes import BOUNDS_MARGIN, SHAPE_BOUNDS, shape_bounds, shape_sdf
+from hfcli.studio.vocab import ALL_SHAPES
 
 SCENE_HALF = 0.85  # every object must fit |x|, |y|, |z| <= this
 GRID_N = 48

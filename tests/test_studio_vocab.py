@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hfcli.errors import PromptError
-from hfcli.guidance.vocab import (
+from hfcli.studio.vocab import (
     COLOURS, OOD_SHAPES, SHAPES, StudioPrompt, heldout_colours, heldout_prompts, ood_prompts,
     parse_prompt, teacher_colours, train_prompts,
 )
@@ -132,7 +132,7 @@ def test_prompt_files_match_the_split():
 
 
 def test_shape_words_and_the_unlearned_shape_note():
-    from hfcli.guidance.vocab import learned_shapes, shape_words, unlearned_shape_note
+    from hfcli.studio.vocab import learned_shapes, shape_words, unlearned_shape_note
 
     assert shape_words("Two red Chairs and a doughnut!") == {"chair", "donut"}
     assert shape_words("a yarn basket") == set()

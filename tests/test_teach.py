@@ -6,21 +6,20 @@ import pytest
 import torch
 
 from hfcli import checkpoint as ck
-from hfcli.field import FieldConfig
-from hfcli.hyper import HyperConfig
-from hfcli.train.teach import TeachConfig, teach
-from hfcli.train.trainer import TrainConfig
+from hfcli.config import FieldConfig, HyperConfig, LoopConfig, TeachConfig
+from hfcli.train.teach import teach
 
 PROMPTS = ["a red bowl", "a mint bowl"]
 
 
-def small_config(steps: int) -> TeachConfig:
-    return TeachConfig(
-        train=TrainConfig(steps=steps, save_every=10, grid_warmup=16),
+def small_config(steps: int, cls=TeachConfig, **settings) -> TeachConfig:
+    """A fast teacher (or, with cls, distill) config; `settings` go to its fields."""
+    return cls(
+        loop=LoopConfig(steps=steps, save_every=10, grid_warmup=16),
         field=FieldConfig(plane_res=64, plane_features=8, grid_res=16, grid_features=4, hidden=32),
         hyper=HyperConfig(d_model=64, n_heads=2, head_hidden=64, n_probe=128),
         rays_per_step=1024,
-        pool_rays=1 << 14,
+        **{**({"pool_rays": 1 << 14, "guidance": "studio"} if cls is TeachConfig else {}), **settings},
     )
 
 
@@ -28,7 +27,7 @@ def small_config(steps: int) -> TeachConfig:
 def taught(tmp_path_factory):
     out = tmp_path_factory.mktemp("teach") / "bowl.safetensors"
     seen = []
-    report = teach(PROMPTS, out, small_config(120), "studio", report=lambda t, d, n, f: seen.append((t, d, f)))
+    report = teach(PROMPTS, out, small_config(120), report=lambda t, d, n, f: seen.append((t, d, f)))
     return out, report, seen
 
 
@@ -43,14 +42,35 @@ def test_psnr_rises_above_floor(taught):
     assert header["metrics"]["psnr"] == report["psnr"]
 
 
-def test_resume_continues_from_the_last_save(tmp_path):
-    out = tmp_path / "r.safetensors"
-    teach(PROMPTS[:1], out, small_config(20), "studio")
-    first = ck.load(out)
-    cfg = small_config(30)
-    report = teach(PROMPTS[:1], out, cfg, "studio", resume=True)
-    assert report["steps"] == 30 and ck.read_header(out)["step"] == 30
-    assert not torch.equal(first.tensors["model.heads.0.base_w"], ck.load(out).tensors["model.heads.0.base_w"])
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, monkeypatch):
+    """Killed after its save at step 20 and resumed, a 30-step run ends where one that never
+    stopped does: same weights, optimiser moments, grid and random stream, the same rates."""
+    from hfcli.train import loop
+
+    whole = tmp_path / "whole.safetensors"
+    teach(PROMPTS[:1], whole, small_config(30))
+
+    cut = tmp_path / "cut.safetensors"
+    run = loop.Trainer.run
+
+    def killed_after_step_20(self, on_progress=None, on_save=None, stop=None):
+        def progress(step, total, figures):
+            if step == 21:
+                raise KeyboardInterrupt  # after the save at step 20 (save_every = 10)
+        return run(self, progress, on_save, stop)
+
+    monkeypatch.setattr(loop.Trainer, "run", killed_after_step_20)
+    with pytest.raises(KeyboardInterrupt):
+        teach(PROMPTS[:1], cut, small_config(30))
+    monkeypatch.undo()
+    assert ck.read_header(cut)["step"] == 20
+    report = teach(PROMPTS[:1], cut, small_config(30), resume=True)
+    assert report["steps"] == 30
+    want, got = ck.load(whole).tensors, ck.load(cut).tensors
+    assert want.keys() == got.keys()
+    for name in want:
+        if name.startswith(("model.", "grid.", "optim.")):
+            torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_exported_teacher_mesh_is_valid_and_coloured(taught, tmp_path):
@@ -58,7 +78,7 @@ def test_exported_teacher_mesh_is_valid_and_coloured(taught, tmp_path):
     import trimesh
 
     from hfcli.cli import run
-    from hfcli.guidance.vocab import COLOURS
+    from hfcli.studio.vocab import COLOURS
     from tests.gltf_check import validate_glb
 
     out, _, _ = taught
@@ -118,9 +138,9 @@ def test_meshing_only_occupied_cells_gives_the_same_mesh(taught):
 def test_a_non_finite_gradient_rolls_back(tmp_path, monkeypatch):
     """One NaN in one gradient (loss still finite): the step is not taken, the last good state
     comes back, and training goes on to a finite model."""
-    from hfcli.train import trainer as trainer_mod
+    from hfcli.train import loop
 
-    step = trainer_mod.Trainer.train_step
+    step = loop.Trainer.train_step
     poisoned = []
 
     losses = []
@@ -131,16 +151,16 @@ def test_a_non_finite_gradient_rolls_back(tmp_path, monkeypatch):
             losses.append(figures["loss"])
             return figures
         poisoned.append(True)
-        p = next(iter(self.hyper.parameters()))
+        p = self.objective.parameters()[0]
         handle = p.register_hook(lambda g: g.flatten().index_fill(0, torch.tensor([0]), float("nan")).view_as(g))
         try:
             return step(self)
         finally:
             handle.remove()
 
-    monkeypatch.setattr(trainer_mod.Trainer, "train_step", poison_once)
+    monkeypatch.setattr(loop.Trainer, "train_step", poison_once)
     out = tmp_path / "nan.safetensors"
-    report = teach(PROMPTS[:1], out, small_config(10), "studio")
+    report = teach(PROMPTS[:1], out, small_config(10))
     assert poisoned and report["rollbacks"] == 1 and report["steps"] == 10
     assert all(math.isfinite(loss) for loss in losses)  # the NaN never reached the weights
     assert all(torch.isfinite(t).all() for t in ck.load(out).tensors.values())

@@ -2,17 +2,32 @@
 // backends: three axis-aligned feature planes sampled bilinearly and a coarse feature volume
 // sampled trilinearly, as torch's grid_sample does with align_corners=True, plus the backward
 // into the planes and the volume. Features of a point: [plane xy | plane xz | plane yz | volume].
-// Parameters are read channels-last, so a corner's channels are one contiguous run.
+// Parameters are read channels-last, so a corner's channels are one contiguous run. The box the
+// encoding spans comes with its shape (hfcli/scene.py: BOX, or the Encoding's own).
 #pragma once
 
 #include "raymarch.h"
 
 namespace hfrm {
 
+template <typename T>
 struct EncodingShape {
   int plane_channels, plane_res;  // planes, channels last: [3, R, R, C] (plane, y, x, channel)
   int grid_channels, grid_res;    // volume, channels last: [G, G, G, C3] (z, y, x, channel)
+  T lo[3], extent[3];             // the box it spans: min corner, hi - lo (per axis, once per call)
 };
+
+// The shape with its box (min xyz, max xyz), rounded to T as the reference rounds it.
+template <typename T>
+EncodingShape<T> make_encoding_shape(int plane_channels, int plane_res, int grid_channels, int grid_res,
+                                     const double* box) {
+  EncodingShape<T> s{plane_channels, plane_res, grid_channels, grid_res, {}, {}};
+  for (int a = 0; a < 3; ++a) {
+    s.lo[a] = static_cast<T>(box[a]);
+    s.extent[a] = static_cast<T>(box[a + 3]) - s.lo[a];
+  }
+  return s;
+}
 
 // Inlined into the fused field's kernels, so its arithmetic is compiled for their instruction set.
 #if defined(__CUDACC__) || !defined(__GNUC__)
@@ -21,12 +36,13 @@ struct EncodingShape {
 #define HF_HD_INLINE inline __attribute__((always_inline))
 #endif
 
-// Box [-1, 1]³ → grid_sample's [-1, 1], clamped, then the pixel coordinate (align_corners=True).
+// A coordinate in the box → grid_sample's [-1, 1], clamped, then → [0, 1]: times (size - 1) it
+// is the pixel coordinate (align_corners=True). The reference's operations, in its order.
 template <typename T>
-HF_HD_INLINE T pixel_coord(T p, int size) {
-  T x = (p - T(-1)) / T(2) * T(2) - T(1);
+HF_HD_INLINE T box_fraction(T p, T lo, T extent) {
+  T x = (p - lo) / extent * T(2) - T(1);
   x = x < T(-1) ? T(-1) : (x > T(1) ? T(1) : x);
-  return (x + T(1)) / T(2) * static_cast<T>(size - 1);
+  return (x + T(1)) / T(2);
 }
 
 // The 20 corners that make up a point's features, in a fixed layout: 4 per plane (xy, xz, yz;
@@ -36,11 +52,14 @@ HF_HD_INLINE T pixel_coord(T p, int size) {
 constexpr int kPlaneCorners = 12, kCorners = 20;
 
 template <typename T>
-HF_HD_INLINE void encoding_corners(const T* p, const EncodingShape& s, int64_t at[kCorners], T w[kCorners]) {
+HF_HD_INLINE void encoding_corners(const T* p, const EncodingShape<T>& s, int64_t at[kCorners], T w[kCorners]) {
   const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
   const int R = s.plane_res, C = s.plane_channels;
+  T u[3];
+  for (int a = 0; a < 3; ++a) u[a] = box_fraction(p[a], s.lo[a], s.extent[a]);
+  const T r1 = static_cast<T>(R - 1);
   for (int pl = 0; pl < 3; ++pl) {
-    const T ix = pixel_coord(p[pairs[pl][0]], R), iy = pixel_coord(p[pairs[pl][1]], R);
+    const T ix = u[pairs[pl][0]] * r1, iy = u[pairs[pl][1]] * r1;
     const int x0 = static_cast<int>(ix), y0 = static_cast<int>(iy);  // ≥ 0: truncation is floor
     const T fx0 = static_cast<T>(x0), fy0 = static_cast<T>(y0);
     const T fx = ix - fx0, fy = iy - fy0;
@@ -52,7 +71,7 @@ HF_HD_INLINE void encoding_corners(const T* p, const EncodingShape& s, int64_t a
     }
   }
   const int G = s.grid_res;
-  const T ix = pixel_coord(p[0], G), iy = pixel_coord(p[1], G), iz = pixel_coord(p[2], G);
+  const T g1 = static_cast<T>(G - 1), ix = u[0] * g1, iy = u[1] * g1, iz = u[2] * g1;
   const int x0 = static_cast<int>(ix), y0 = static_cast<int>(iy), z0 = static_cast<int>(iz);
   const T fx0 = static_cast<T>(x0), fy0 = static_cast<T>(y0), fz0 = static_cast<T>(z0);
   const T fx = ix - fx0, fy = iy - fy0, fz = iz - fz0;
@@ -66,12 +85,13 @@ HF_HD_INLINE void encoding_corners(const T* p, const EncodingShape& s, int64_t a
 }
 
 // Where corner i's channels go in the point's features [plane xy | plane xz | plane yz | volume].
-HF_HD_INLINE int corner_feature(int i, const EncodingShape& s) {
+template <typename T>
+HF_HD_INLINE int corner_feature(int i, const EncodingShape<T>& s) {
   return i < kPlaneCorners ? (i / 4) * s.plane_channels : 3 * s.plane_channels;
 }
 
 template <typename T>
-HF_HD void encode_point(const T* p, const T* planes, const T* grid, const EncodingShape& s, T* out) {
+HF_HD void encode_point(const T* p, const T* planes, const T* grid, const EncodingShape<T>& s, T* out) {
   const int n = 3 * s.plane_channels + s.grid_channels;
   for (int f = 0; f < n; ++f) out[f] = T(0);
   int64_t at[kCorners];
@@ -88,7 +108,7 @@ HF_HD void encode_point(const T* p, const T* planes, const T* grid, const Encodi
 
 // Adds this point's share of d(planes) and d(volume), given d(features) `g` of the point.
 template <typename T>
-HF_HD void encode_point_backward(const T* p, const T* g, const EncodingShape& s, T* d_planes, T* d_grid) {
+HF_HD void encode_point_backward(const T* p, const T* g, const EncodingShape<T>& s, T* d_planes, T* d_grid) {
   int64_t at[kCorners];
   T w[kCorners];
   encoding_corners<T>(p, s, at, w);

@@ -128,7 +128,8 @@ Net pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Ten
   return net;
 }
 
-Encoding make_encoding(const torch::Tensor& points, const torch::Tensor& planes, const torch::Tensor& grid, const Net& net) {
+Encoding make_encoding(const torch::Tensor& points, const torch::Tensor& planes, const torch::Tensor& grid,
+                       const std::vector<double>& aabb, const Net& net) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3 && points.scalar_type() == torch::kFloat32 &&
                   points.is_contiguous() && !points.is_cuda(),
               "points must be float32 [N, 3], contiguous, on the CPU");
@@ -139,11 +140,11 @@ Encoding make_encoding(const torch::Tensor& points, const torch::Tensor& planes,
   TORCH_CHECK(grid.dim() == 4 && grid.size(0) == grid.size(1) && grid.size(1) == grid.size(2) && grid.is_contiguous() &&
                   grid.scalar_type() == torch::kFloat32,
               "grid must be float32 [G, G, G, C3], contiguous");
+  check_box(aabb);
   Encoding enc;
-  enc.shape.plane_res = static_cast<int>(planes.size(1));
-  enc.shape.plane_channels = static_cast<int>(planes.size(3));
-  enc.shape.grid_res = static_cast<int>(grid.size(0));
-  enc.shape.grid_channels = static_cast<int>(grid.size(3));
+  enc.shape = hfrm::make_encoding_shape<float>(static_cast<int>(planes.size(3)), static_cast<int>(planes.size(1)),
+                                               static_cast<int>(grid.size(3)), static_cast<int>(grid.size(0)),
+                                               aabb.data());
   TORCH_CHECK(planes.numel() < INT32_MAX && grid.numel() < INT32_MAX, "planes and grid must have < 2^31 values");
   TORCH_CHECK(net.dims[0] == 3 * enc.shape.plane_channels + enc.shape.grid_channels,
               "the first layer's width must match the encoding's features");
@@ -233,13 +234,13 @@ std::vector<std::string> field_isas() {
 }
 
 std::vector<torch::Tensor> field_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid,
-                                         std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
-                                         bool save, std::string isa) {
+                                         std::vector<double> aabb, std::vector<torch::Tensor> weights,
+                                         std::vector<torch::Tensor> biases, bool save, std::string isa) {
   const Kernels k = kernels_for(isa);
   std::vector<torch::Tensor> storage;
   TORCH_CHECK(biases.size() == weights.size(), "one bias per layer");
   const Net net = pack(weights, &biases, storage);
-  const Encoding enc = make_encoding(points, planes, grid, net);
+  const Encoding enc = make_encoding(points, planes, grid, aabb, net);
   const int64_t n = points.size(0);
   auto raw = torch::empty({n, net.dims[net.n_layers]}, points.options());
   std::vector<torch::Tensor> out{raw};
@@ -261,12 +262,13 @@ std::vector<torch::Tensor> field_forward(torch::Tensor points, torch::Tensor pla
 }
 
 std::vector<torch::Tensor> field_backward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid,
-                                          std::vector<torch::Tensor> weights, std::vector<torch::Tensor> saved,
-                                          torch::Tensor d_raw, bool encoding_grad, std::string isa) {
+                                          std::vector<double> aabb, std::vector<torch::Tensor> weights,
+                                          std::vector<torch::Tensor> saved, torch::Tensor d_raw, bool encoding_grad,
+                                          std::string isa) {
   const Kernels k = kernels_for(isa);
   std::vector<torch::Tensor> storage;
   const Net net = pack(weights, nullptr, storage);
-  const Encoding enc = make_encoding(points, planes, grid, net);
+  const Encoding enc = make_encoding(points, planes, grid, aabb, net);
   const int64_t n = points.size(0);
   d_raw = d_raw.contiguous().to(torch::kFloat32);
   TORCH_CHECK(d_raw.dim() == 2 && d_raw.size(0) == n && d_raw.size(1) == net.dims[net.n_layers], "d_raw: [N, out]");

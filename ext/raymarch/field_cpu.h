@@ -33,22 +33,29 @@ inline int64_t backward_scratch(const Net& net) {
 }
 
 struct Encoding {
-  hfrm::EncodingShape shape;
+  hfrm::EncodingShape<float> shape;
   const float* planes;  // [3, R, R, C] channels last
   const float* grid;    // [G, G, G, C3] channels last
 };
+
+// The box the encoding spans, (min xyz, max xyz), as the bindings take it.
+inline void check_box(const std::vector<double>& aabb) {
+  TORCH_CHECK(aabb.size() == 6 && aabb[0] < aabb[3] && aabb[1] < aabb[4] && aabb[2] < aabb[5],
+              "aabb must be 6 numbers, min xyz below max xyz");
+}
 
 // The instruction sets this build and this CPU can run, widest first.
 std::vector<std::string> field_isas();
 
 // raw [N, dims[n]] of the MLP (before activation), and with `save` each layer's input [N, pads[l]].
 std::vector<torch::Tensor> field_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid,
-                                         std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
-                                         bool save, std::string isa);
+                                         std::vector<double> aabb, std::vector<torch::Tensor> weights,
+                                         std::vector<torch::Tensor> biases, bool save, std::string isa);
 
 // Given d(raw): d(planes), d(grid) (empty unless encoding_grad), then d(W) per layer, d(b) per layer.
 std::vector<torch::Tensor> field_backward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid,
-                                          std::vector<torch::Tensor> weights, std::vector<torch::Tensor> saved,
-                                          torch::Tensor d_raw, bool encoding_grad, std::string isa);
+                                          std::vector<double> aabb, std::vector<torch::Tensor> weights,
+                                          std::vector<torch::Tensor> saved, torch::Tensor d_raw, bool encoding_grad,
+                                          std::string isa);
 
 }  // namespace hfcli_field

@@ -305,27 +305,32 @@ void grid_update(torch::Tensor ema, torch::Tensor sigma, double decay) {
 
 // ───────────────────────────── the field's encoding ─────────────────────────────
 
-hfrm::EncodingShape encoding_shape(const torch::Tensor& planes, const torch::Tensor& grid) {
-  TORCH_CHECK(planes.dim() == 4 && planes.size(0) == 3 && planes.size(1) == planes.size(2), "planes: [3, R, R, C]");
-  TORCH_CHECK(grid.dim() == 4 && grid.size(0) == grid.size(1) && grid.size(1) == grid.size(2), "grid: [G, G, G, C]");
-  return {static_cast<int>(planes.size(3)), static_cast<int>(planes.size(1)), static_cast<int>(grid.size(3)),
-          static_cast<int>(grid.size(0))};
+template <typename T>
+hfrm::EncodingShape<T> encoding_shape(const torch::Tensor& planes, const torch::Tensor& grid,
+                                      const std::vector<double>& aabb) {
+  return hfrm::make_encoding_shape<T>(static_cast<int>(planes.size(3)), static_cast<int>(planes.size(1)),
+                                      static_cast<int>(grid.size(3)), static_cast<int>(grid.size(0)), aabb.data());
 }
 
-void check_encoding(const torch::Tensor& points, const torch::Tensor& planes, const torch::Tensor& grid) {
+// Features per point: 3C + C3.
+int64_t check_encoding(const torch::Tensor& points, const torch::Tensor& planes, const torch::Tensor& grid,
+                       const std::vector<double>& aabb) {
   TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "points: [N, 3]");
+  TORCH_CHECK(planes.dim() == 4 && planes.size(0) == 3 && planes.size(1) == planes.size(2), "planes: [3, R, R, C]");
+  TORCH_CHECK(grid.dim() == 4 && grid.size(0) == grid.size(1) && grid.size(1) == grid.size(2), "grid: [G, G, G, C]");
   TORCH_CHECK(points.is_contiguous() && planes.is_contiguous() && grid.is_contiguous(), "encoding inputs: contiguous");
   TORCH_CHECK(planes.dtype() == points.dtype() && grid.dtype() == points.dtype(), "encoding inputs: one dtype");
+  hfcli_field::check_box(aabb);
+  return 3 * planes.size(3) + grid.size(3);
 }
 
 // Features [N, 3C + C3] of points [N, 3]: Encoding.forward of hfcli/field.py, with the planes
-// [3, R, R, C] and the volume [G, G, G, C3] given channels-last.
-torch::Tensor encode_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid) {
-  check_encoding(points, planes, grid);
-  const hfrm::EncodingShape shape = encoding_shape(planes, grid);
-  const int64_t n = points.size(0), width = 3 * shape.plane_channels + shape.grid_channels;
+// [3, R, R, C] and the volume [G, G, G, C3] given channels-last, over the box aabb.
+torch::Tensor encode_forward(torch::Tensor points, torch::Tensor planes, torch::Tensor grid, std::vector<double> aabb) {
+  const int64_t width = check_encoding(points, planes, grid, aabb), n = points.size(0);
   auto out = torch::empty({n, width}, points.options());
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_forward", [&] {
+    const auto shape = encoding_shape<scalar_t>(planes, grid, aabb);
     const scalar_t* p = points.data_ptr<scalar_t>();
     const scalar_t* pl = planes.data_ptr<scalar_t>();
     const scalar_t* gr = grid.data_ptr<scalar_t>();
@@ -344,18 +349,17 @@ torch::Tensor encode_forward(torch::Tensor points, torch::Tensor planes, torch::
 // On the CPU each thread adds into its own buffers, summed at the end: no atomics, same result
 // for a given thread count.
 std::vector<torch::Tensor> encode_backward(torch::Tensor points, torch::Tensor grad, torch::Tensor planes,
-                                           torch::Tensor grid) {
-  check_encoding(points, planes, grid);
+                                           torch::Tensor grid, std::vector<double> aabb) {
+  const int64_t width = check_encoding(points, planes, grid, aabb), n = points.size(0);
   grad = grad.contiguous().to(points.dtype());
-  const hfrm::EncodingShape shape = encoding_shape(planes, grid);
-  const int64_t n = points.size(0), width = 3 * shape.plane_channels + shape.grid_channels;
   TORCH_CHECK(grad.dim() == 2 && grad.size(0) == n && grad.size(1) == width, "grad: [N, features]");
   auto d_planes = torch::zeros_like(planes);
   auto d_grid = torch::zeros_like(grid);
 #ifdef HFCLI_WITH_CUDA
   if (ON_CUDA(points)) {
     AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_backward", [&] {
-      hfrm_cuda::encode_backward<scalar_t>(points.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), shape, n,
+      hfrm_cuda::encode_backward<scalar_t>(points.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                                           encoding_shape<scalar_t>(planes, grid, aabb), n,
                                            d_planes.data_ptr<scalar_t>(), d_grid.data_ptr<scalar_t>());
     });
     return {d_planes, d_grid};
@@ -370,6 +374,7 @@ std::vector<torch::Tensor> encode_backward(torch::Tensor points, torch::Tensor g
     bufs_g[t] = torch::zeros_like(grid);
   }
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "encode_backward", [&] {
+    const auto shape = encoding_shape<scalar_t>(planes, grid, aabb);
     const scalar_t* p = points.data_ptr<scalar_t>();
     const scalar_t* g = grad.data_ptr<scalar_t>();
     at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {

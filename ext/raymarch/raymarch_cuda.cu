@@ -68,7 +68,7 @@ __global__ void grid_update_kernel(float* ema, const float* sigma, int64_t n, fl
 
 template <typename scalar_t>
 __global__ void encode_forward_kernel(const scalar_t* p, const scalar_t* planes, const scalar_t* grid,
-                                      hfrm::EncodingShape shape, int64_t n, scalar_t* out) {
+                                      hfrm::EncodingShape<scalar_t> shape, int64_t n, scalar_t* out) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   const int64_t width = 3 * shape.plane_channels + shape.grid_channels;
@@ -76,8 +76,8 @@ __global__ void encode_forward_kernel(const scalar_t* p, const scalar_t* planes,
 }
 
 template <typename scalar_t>
-__global__ void encode_backward_kernel(const scalar_t* p, const scalar_t* grad, hfrm::EncodingShape shape, int64_t n,
-                                       scalar_t* d_planes, scalar_t* d_grid) {
+__global__ void encode_backward_kernel(const scalar_t* p, const scalar_t* grad, hfrm::EncodingShape<scalar_t> shape,
+                                       int64_t n, scalar_t* d_planes, scalar_t* d_grid) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   hfrm::encode_point_backward(p + 3 * i, grad + (3 * shape.plane_channels + shape.grid_channels) * i, shape, d_planes,
@@ -87,22 +87,24 @@ __global__ void encode_backward_kernel(const scalar_t* p, const scalar_t* grad, 
 }  // namespace
 
 template <typename scalar_t>
-void encode_forward(const scalar_t* points, const scalar_t* planes, const scalar_t* grid, hfrm::EncodingShape shape,
-                    int64_t n, scalar_t* out) {
+void encode_forward(const scalar_t* points, const scalar_t* planes, const scalar_t* grid,
+                    hfrm::EncodingShape<scalar_t> shape, int64_t n, scalar_t* out) {
   if (n) encode_forward_kernel<scalar_t><<<blocks_for(n), kThreads>>>(points, planes, grid, shape, n, out);
 }
 
 template <typename scalar_t>
-void encode_backward(const scalar_t* points, const scalar_t* grad, hfrm::EncodingShape shape, int64_t n,
+void encode_backward(const scalar_t* points, const scalar_t* grad, hfrm::EncodingShape<scalar_t> shape, int64_t n,
                      scalar_t* d_planes, scalar_t* d_grid) {
   if (n) encode_backward_kernel<scalar_t><<<blocks_for(n), kThreads>>>(points, grad, shape, n, d_planes, d_grid);
 }
 
-template void encode_forward<float>(const float*, const float*, const float*, hfrm::EncodingShape, int64_t, float*);
-template void encode_forward<double>(const double*, const double*, const double*, hfrm::EncodingShape, int64_t,
+template void encode_forward<float>(const float*, const float*, const float*, hfrm::EncodingShape<float>, int64_t,
+                                    float*);
+template void encode_forward<double>(const double*, const double*, const double*, hfrm::EncodingShape<double>, int64_t,
                                      double*);
-template void encode_backward<float>(const float*, const float*, hfrm::EncodingShape, int64_t, float*, float*);
-template void encode_backward<double>(const double*, const double*, hfrm::EncodingShape, int64_t, double*, double*);
+template void encode_backward<float>(const float*, const float*, hfrm::EncodingShape<float>, int64_t, float*, float*);
+template void encode_backward<double>(const double*, const double*, hfrm::EncodingShape<double>, int64_t, double*,
+                                      double*);
 
 void ray_bounds(const float* o, const float* d, int64_t n, hfrm::Box box, float* t_near, float* t_far) {
   if (n) ray_bounds_kernel<<<blocks_for(n), kThreads>>>(o, d, n, box, t_near, t_far);

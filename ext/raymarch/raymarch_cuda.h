@@ -29,12 +29,12 @@ void composite_backward(const scalar_t* sigma, const scalar_t* rgb, const scalar
 void grid_update(float* ema, const float* sigma, int64_t n, float decay);
 
 template <typename scalar_t>
-void encode_forward(const scalar_t* points, const scalar_t* planes, const scalar_t* grid, hfrm::EncodingShape shape,
-                    int64_t n, scalar_t* out);
+void encode_forward(const scalar_t* points, const scalar_t* planes, const scalar_t* grid,
+                    hfrm::EncodingShape<scalar_t> shape, int64_t n, scalar_t* out);
 
 // Adds into d_planes and d_grid (zeroed by the caller) with atomics.
 template <typename scalar_t>
-void encode_backward(const scalar_t* points, const scalar_t* grad, hfrm::EncodingShape shape, int64_t n,
+void encode_backward(const scalar_t* points, const scalar_t* grad, hfrm::EncodingShape<scalar_t> shape, int64_t n,
                      scalar_t* d_planes, scalar_t* d_grid);
 
 }  // namespace hfrm_cuda

@@ -1,1 +1,1 @@
-"""Guidance: what tells a NeRF how it should look (studio ground truth or Stable Diffusion)."""
+"""Guidance signals: what tells a NeRF how it should look (the studio's ground truth, Stable Diffusion, or teachers)."""

@@ -1,25 +1,27 @@
-"""Which guidance answers a set of prompts: `studio`, `sd`, or `auto` (DESIGN.md, "Guidance")."""
+"""Which guidance answers a set of prompts: `studio`, `sd`, or `auto` (docs/ARCHITECTURE.md, "Guidance")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..config import SDConfig
 from ..errors import HfcliError, PromptError
 from ..progress import Report, no_report
-from .sd import SUGGESTED_MODEL, SDConfig, resolve_model_dir
-from .vocab import parse_prompt
-
-GUIDANCES = ("auto", "studio", "sd")
+from ..studio.vocab import parse_prompt
+from .sd import SUGGESTED_MODEL, resolve_model_dir
 
 
-def resolve_guidance(name: str, prompts: list[str], sd: SDConfig | None) -> str:
-    """`auto` → `sd` when a diffusion model is given, else `studio` when every prompt parses to its
-    vocabulary, else an error that says how to get a model. Checks a named guidance can run."""
-    if name not in GUIDANCES:
-        raise HfcliError(f"--guidance must be auto, studio or sd (got {name!r})")
-    if name == "sd" and sd is None:
+def resolve_guidance(name: str, prompts: list[str], sd: SDConfig) -> str:
+    """`auto` → `sd` when a diffusion model is given (sd.model), else `studio` when every prompt
+    parses to its vocabulary, else an error that says how to get a model. Checks that the named
+    guidance can run, before any slow set-up."""
+    if name == "sd" and sd.model is None:
         raise HfcliError(f"--guidance sd needs --sd-model (a diffusers directory or a cached model id, e.g. {SUGGESTED_MODEL})")
-    if name == "sd" or (name == "auto" and sd is not None):
-        resolve_model_dir(sd.model)  # a missing or foreign model fails here, before any slow set-up
+    if name == "sd" or (name == "auto" and sd.model is not None):
+        resolve_model_dir(sd.model)  # a missing or foreign model fails here
         return "sd"
+    if sd.device == "cuda":
+        raise HfcliError("--device cuda is not supported yet: this release trains and renders on the CPU")
     if name == "studio":
         for p in prompts:
             parse_prompt(p)  # raises PromptError naming the words it did not understand
@@ -36,15 +38,14 @@ def resolve_guidance(name: str, prompts: list[str], sd: SDConfig | None) -> str:
     return "studio"
 
 
-def make_guidance(name: str, prompts: list[str], rays_per_step: int, pool_rays: int, seed: int,
-                  sd: SDConfig | None = None, report: Report = no_report):
-    """The guidance `resolve_guidance` picks, ready to train against (studio pools rendered)."""
-    chosen = resolve_guidance(name, prompts, sd)
+def build_guidance(chosen: str, prompts: list[str], rays_per_step: int, pool_rays: int, seed: int,
+                   sd: SDConfig, report: Report = no_report):
+    """The guidance `resolve_guidance` chose, ready to train against (studio pools rendered)."""
     if chosen == "sd":
         from .sd import SDGuidance
 
         report("loading Stable Diffusion", 0, 1, {})
-        guidance = SDGuidance(prompts, sd)
+        guidance = SDGuidance(prompts, replace(sd, seed=seed))
         report("loading Stable Diffusion", 1, 1, {})
         return guidance
     from .studio import StudioGuidance

@@ -20,30 +20,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..defaults import SD_GUIDANCE_SCALE
+from ..config import SDConfig
 from ..errors import HfcliError, PromptError
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput
 from .base import RayBatch
 
-T_RANGE = (0.02, 0.98)
-RENDER_RESOLUTION = 64  # NeRF renders are this size, then upsampled to the model's own
 SUGGESTED_MODEL = "stabilityai/stable-diffusion-2-1-base"
 REQUIRED_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # DreamFusion's view-dependent suffixes: azimuth 0 (camera on +z) is the front.
 VIEWS = ("front", "side", "back", "overhead")
 OVERHEAD_ELEVATION_DEG = 60.0
-
-
-@dataclass
-class SDConfig:
-    model: str = SUGGESTED_MODEL  # a diffusers directory, or a model id in the Hugging Face cache
-    guidance_scale: float = SD_GUIDANCE_SCALE
-    t_range: tuple[float, float] = T_RANGE
-    render_resolution: int = RENDER_RESOLUTION
-    sd_resolution: int | None = None  # None: the UNet's native size (512 for SD 2.1 base)
-    device: str = "auto"  # auto: CUDA when available (fp16, attention slicing), else CPU (fp32)
-    seed: int = 0
 
 
 # ----------------------------------------------------------------------------- loading

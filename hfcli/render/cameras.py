@@ -54,7 +54,8 @@ def orbit_cameras(azimuth_deg, elevation_deg, radius: float = RADIUS) -> Cameras
 
 
 def eval_cameras() -> Cameras:
-    """The 16 fixed evaluation cameras of DESIGN.md (8 azimuths × 2 elevations)."""
+    """The 16 fixed evaluation cameras: 8 azimuths × 2 elevations
+    (docs/ARCHITECTURE.md, "The 16 eval cameras and the eval metrics")."""
     az = [a for _ in EVAL_ELEVATIONS_DEG for a in EVAL_AZIMUTHS_DEG]
     el = [e for e in EVAL_ELEVATIONS_DEG for _ in EVAL_AZIMUTHS_DEG]
     return orbit_cameras(az, el)

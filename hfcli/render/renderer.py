@@ -6,22 +6,18 @@ carry a scene index so one call renders several prompts (a teacher batch) at onc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from ..scene import RENDER_STEP, box_tensor
 from . import backend
 from . import raymarch_ext as rx
 from . import raymarch_torch as rm
 from .occupancy import OccupancyGrid
 
 QueryFn = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
-
-AABB = torch.tensor([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
-RENDER_STEP = 2 * math.sqrt(3) / 256  # 256 steps across the box diagonal
-GRID_RES = 64
 
 
 @dataclass
@@ -68,7 +64,7 @@ def render_rays(
     if scene_ids.numel() > 1 and bool((scene_ids[1:] < scene_ids[:-1]).any()):
         raise ValueError("render_rays needs rays grouped by scene (sorted scene_ids)")
     jitter = None if generator is None else torch.rand(rays_o.shape[0], generator=generator)
-    aabb = AABB if grid is None else grid.aabb
+    aabb = box_tensor().to(rays_o.device) if grid is None else grid.aabb
     ops = backend.ops_for(rays_o.device)
     if ops is not None:
         color, opacity, depth, n = _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import checkpoint as ckpt_io
+from ..config import DistillConfig, validate
 from ..errors import HfcliError
-from ..guidance.studio import StudioGuidance
 from ..guidance.teachers import TeacherGuidance
-from ..guidance.vocab import parse_prompt
 from ..model import PromptModel
 from ..progress import Report, no_report
+from ..studio.truth import studio_truth
 from ..text import TextEncoder
-from .fit import FitConfig, fit
+from .fit import fit
 
 
 def load_teachers(paths: list[Path]) -> list[PromptModel]:
@@ -40,30 +40,23 @@ def assign_prompts(prompts: list[str], teachers: list[PromptModel], paths: list[
     return owner
 
 
-def studio_reference(prompts: list[str]):
-    try:
-        [parse_prompt(p) for p in prompts]
-    except HfcliError:
-        return None  # prompts outside the studio vocabulary have no ground truth to measure
-    return StudioGuidance(prompts)
-
-
 def distill(
     teacher_paths: list[Path],
     prompts: list[str] | None,
     out: Path,
-    cfg: FitConfig,
+    cfg: DistillConfig,
     resume: bool = False,
     report: Report = no_report,
 ) -> dict:
     """Train (or resume) a student on `prompts` (default: every teacher prompt)."""
+    validate(cfg)
     teachers = load_teachers(teacher_paths)
     if prompts is None:
         prompts = list(dict.fromkeys(p for t in teachers for p in t.prompts))
     owner = assign_prompts(prompts, teachers, teacher_paths)
     cfg.text_encoder = teachers[0].encoder_id
 
-    def make_guidance(c: FitConfig) -> TeacherGuidance:
+    def make_guidance(c: DistillConfig) -> TeacherGuidance:
         scenes = []
         for n, prompt in enumerate(prompts):
             scenes.append(teachers[owner[prompt]].bake([prompt])[0])
@@ -71,5 +64,5 @@ def distill(
         return TeacherGuidance(scenes, c.rays_per_step)
 
     extra = {"teachers": [str(p) for p in teacher_paths]}
-    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: studio_reference(prompts), resume,
+    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: studio_truth(prompts), resume,
                report, extra, encoder=teachers[0].encoder)

@@ -1,59 +1,46 @@
-"""fit: the flow shared by teach and distill — set up or resume a HyperNet, train it against a
-guidance with periodic atomic saves, bake every prompt, evaluate, save the final checkpoint."""
+"""fit: the flow teach and distill share. Set up or resume a HyperNet over prompts, train it on
+the one loop against a guidance with periodic atomic saves, bake every prompt, evaluate, save."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..defaults import RAYS_PER_STEP
+from ..config import FieldConfig, HyperConfig, HyperTrainConfig
 from ..errors import CheckpointError
 from ..evaluate import evaluate_scenes
-from ..field import FieldConfig
 from ..guidance.base import Guidance
-from ..guidance.studio import POOL_RAYS
-from ..hyper import HyperConfig, HyperNet
+from ..hyper import HyperNet
 from ..model import PromptModel
 from ..progress import Report, no_report
-from ..text import BUNDLED_ID, TextEncoder
-from .trainer import TrainConfig, Trainer, resume_checkpoint
-
-
-@dataclass
-class FitConfig:
-    train: TrainConfig = dc_field(default_factory=TrainConfig)
-    field: FieldConfig = dc_field(default_factory=FieldConfig)
-    hyper: HyperConfig = dc_field(default_factory=HyperConfig)
-    rays_per_step: int = RAYS_PER_STEP
-    pool_rays: int = POOL_RAYS  # studio ground-truth rays per shape
-    text_encoder: str = BUNDLED_ID
+from ..text import TextEncoder
+from .loop import Trainer, resumable_checkpoint
+from .objectives import HyperObjective
 
 
 def fit(
     kind: str,
     prompts: list[str],
     out: Path,
-    cfg: FitConfig,
-    make_guidance: Callable[[FitConfig], Guidance],
+    cfg: HyperTrainConfig,
+    make_guidance: Callable[[HyperTrainConfig], Guidance],
     evaluator: Callable[[Guidance], object | None],
     resume: bool = False,
     report: Report = no_report,
     extra: dict | None = None,
     encoder: TextEncoder | None = None,
 ) -> dict:
-    """Train (or resume) a `kind` HyperNet on `prompts`, save it to `out`, evaluate it with what
-    `evaluator(training guidance)` returns (one with `render_views`, or None to skip).
-    `encoder` is an already loaded text encoder to reuse. Returns the report."""
+    """Train (or resume) a `kind` HyperNet on `prompts`, save it to `out`, evaluate it against
+    what `evaluator(training guidance)` returns (a GroundTruth, or None to skip). `encoder` is an
+    already loaded text encoder to reuse. Returns the report."""
     start = time.perf_counter()
     resumed = None
     if resume:
-        resumed = resume_checkpoint(out, kind)
+        resumed = resumable_checkpoint(out, kind)
         if resumed.prompts != prompts:
             raise CheckpointError(f"{out} was trained on other prompts; use another --out or drop --resume")
         cfg.field = FieldConfig(**resumed.config["field"])
@@ -63,11 +50,11 @@ def fit(
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
         encoder = TextEncoder(cfg.text_encoder)
     tokens = encoder.encode(prompts)
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.loop.seed)
     hyper = HyperNet(cfg.field, cfg.hyper)
-    trainer = Trainer(hyper, tokens, guidance, cfg.train)
+    trainer = Trainer(HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step), cfg.loop)
     if resumed is not None:
-        trainer.load_state(resumed)
+        trainer.resume(resumed)
     config = {"field": cfg.field.to_dict(), "hyper": cfg.hyper.to_dict()}
 
     def save(metrics: dict | None = None) -> None:
@@ -88,10 +75,10 @@ def fit(
     last = trainer.run(lambda step, total, figures: report("training", step, total, figures), on_save=save)
     train_seconds = time.perf_counter() - start
     metrics: dict = {"psnr": None, "per_prompt": {}}
-    reference = evaluator(guidance)
-    if reference is not None:
+    truth = evaluator(guidance)
+    if truth is not None:
         scenes = PromptModel(hyper, cfg.text_encoder, prompts, encoder).bake_tokens(tokens, prompts)
-        metrics = evaluate_scenes(scenes, reference, report=report)
+        metrics = evaluate_scenes(scenes, truth, report=report)
     save(metrics)
     return {
         "out": str(out),

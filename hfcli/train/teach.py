@@ -4,37 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import TeachConfig, validate
+from ..errors import HfcliError
 from ..guidance import factory
-from ..guidance.sd import SDConfig
 from ..progress import Report, no_report
-from .distill import studio_reference
-from .fit import FitConfig, fit
-
-TeachConfig = FitConfig
+from ..studio.truth import studio_truth
+from .fit import fit
 
 
-def make_guidance(name: str, prompts: list[str], cfg: FitConfig, report: Report, sd: SDConfig | None = None):
-    """`studio`, `sd`, or `auto` (sd when a diffusion model is given, else studio; see factory)."""
-    return factory.make_guidance(name, prompts, cfg.rays_per_step, cfg.pool_rays, cfg.train.seed, sd, report)
-
-
-def teach(
-    prompts: list[str],
-    out: Path,
-    cfg: FitConfig,
-    guidance_name: str = "auto",
-    resume: bool = False,
-    report: Report = no_report,
-    sd: SDConfig | None = None,
-) -> dict:
+def teach(prompts: list[str], out: Path, cfg: TeachConfig, resume: bool = False, report: Report = no_report) -> dict:
     """Train (or resume) a teacher, save it to `out`, evaluate it against studio ground truth
-    (its own guidance, or for sd the studio when every prompt is in its vocabulary)."""
-    factory.resolve_guidance(guidance_name, prompts, sd)  # fail before any slow set-up
+    (where every prompt is in the studio's vocabulary, whatever the guidance)."""
+    validate(cfg)
+    drawn = min(len(prompts), cfg.prompts_per_step)
+    if cfg.rays_per_step < drawn:
+        raise HfcliError(f"--rays-per-step must be at least {drawn}, one ray per prompt of a step (got {cfg.rays_per_step})")
+    chosen = factory.resolve_guidance(cfg.guidance, prompts, cfg.sd)  # fails before any slow set-up
 
-    def make(c: FitConfig):
-        return make_guidance(guidance_name, prompts, c, report, sd)
+    def make(c: TeachConfig):
+        return factory.build_guidance(chosen, prompts, c.rays_per_step, c.pool_rays, c.loop.seed, c.sd, report)
 
     def evaluator(guidance):
-        return guidance if guidance.name == "studio" else studio_reference(prompts)
+        return guidance.truth if guidance.name == "studio" else studio_truth(prompts)
 
     return fit("teacher", prompts, out, cfg, make, evaluator, resume, report)

@@ -1,7 +1,7 @@
 """The studio vocabulary (10 + 4 shapes, 8 colours), the zero-shot split, and the prompt parser.
 
 The shapes and colours are the HyperFields paper's, so our numbers compare with it. The split
-is fixed by index arithmetic (DESIGN.md, "The studio vocabulary and the zero-shot split"):
+is fixed by index arithmetic (docs/ARCHITECTURE.md, "The studio vocabulary and the zero-shot split"):
 shape i trains colours (i + k) mod 8 for k = 0..4 and holds out the other three.
 
 The studio renders only its vocabulary, so the parser is forgiving about *form* (case,

@@ -10,11 +10,14 @@ from typing import Callable
 
 import torch
 
+from ..config import StudioConfig, validate
 from ..fsutil import atomic_path
 from ..imageio import save_png
 from ..render import cameras as cams
-from .studio import ShapeGeometry
-from .vocab import COLOURS, StudioPrompt
+from ..scene import box_corners
+from .truth import ShapeGeometry
+from ..progress import Report, no_report
+from .vocab import COLOURS, StudioPrompt, parse_prompt
 
 
 def slug(text: str) -> str:
@@ -68,7 +71,7 @@ def write_dataset(
             "colour": prompt.colour,
             "albedo": list(COLOURS[prompt.colour]),
             "background": [1.0, 1.0, 1.0],
-            "aabb": [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]],
+            "aabb": [list(corner) for corner in box_corners()],
             "frames": frames,
         }
         with atomic_path(tmp / "transforms.json") as path:
@@ -82,4 +85,16 @@ def write_dataset(
     return out_dir
 
 
-__all__ = ["write_dataset", "dataset_cameras", "slug"]
+def write_datasets(prompts: list[str], out: Path, cfg: StudioConfig, report: Report = no_report) -> list[Path]:
+    """One dataset per prompt under `out` (every prompt parsed before anything is written)."""
+    validate(cfg)
+    parsed = [parse_prompt(p) for p in prompts]
+    written = []
+    for prompt in parsed:
+        target = out / slug(prompt.text)
+        write_dataset(prompt, target, cfg.views, cfg.resolution, lambda d, t, p=prompt: report(p.text, d, t, {}))
+        written.append(target)
+    return written
+
+
+__all__ = ["write_dataset", "write_datasets", "dataset_cameras", "slug"]

@@ -1,0 +1,89 @@
+"""Commands about ground truth: eval (a model against it) and studio (write it as datasets)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..config import StudioConfig
+from ..errors import PromptError
+from .common import BackendOpt, JsonOpt, ProgressBars, app, check_out_dir, emit, read_prompt_file, stderr
+from .options import config_options
+
+
+@app.command("eval")
+def eval_(
+    model: Path = typer.Argument(..., help="A teacher or student checkpoint, or 'default' (the bundled model).",
+                                 show_default=False),
+    prompts_file: Path = typer.Option(..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.",
+                                      show_default=False),
+    mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
+    json_out: bool = JsonOpt,
+    backend: Optional[str] = BackendOpt,
+):
+    """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
+    and the retrieval baseline (the model's nearest training prompt of the same shape).
+
+    Example: hf eval student.safetensors --prompts prompts/heldout.txt --json
+    """
+    from .. import checkpoint as ckpt_io
+    from ..evaluate import evaluate_model
+    from ..model import PromptModel
+
+    prompts = read_prompt_file(prompts_file)
+    start = time.perf_counter()
+    pm = PromptModel.from_checkpoint(ckpt_io.load(model, kinds=("teacher", "student")))
+    try:
+        with ProgressBars() as bars:
+            result = evaluate_model(pm, prompts, with_mesh=mesh, report=bars)
+    except PromptError as err:
+        raise PromptError(f"{prompts_file}: {err}") from None
+    result.update(model=str(model), seconds=round(time.perf_counter() - start, 2))
+    if not json_out:
+        _print_eval_table(result)
+    emit(result, json_out, f"mean PSNR {result['mean']['psnr']:.2f} dB over {len(prompts)} prompts "
+         f"(retrieval baseline {_fmt(result['baseline_mean']['psnr'])} dB)")
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_eval_table(result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"hf eval {result['model']}")
+    for name in ("prompt", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
+        table.add_column(name, justify="left" if name in ("prompt", "retrieved") else "right")
+    rows = result["prompts"] + [{"prompt": "mean", **result["mean"], "retrieved": "",
+                                 "baseline": result["baseline_mean"]}]
+    for r in rows:
+        base = (r.get("baseline") or {}).get("psnr")
+        table.add_row(r["prompt"], _fmt(r["psnr"]), _fmt(r["ssim"], 3), _fmt(r["iou"], 3), _fmt(r["chamfer"], 4),
+                      r.get("retrieved") or "-", _fmt(base))
+    stderr.print(table)
+
+
+@app.command()
+@config_options(StudioConfig)
+def studio(
+    prompts_file: Path = typer.Argument(..., help="Text file, one studio prompt per line.", show_default=False),
+    out: Path = typer.Option(..., help="Directory to write one dataset per prompt into.", show_default=False),
+    cfg: StudioConfig = None,
+    json_out: bool = JsonOpt,
+):
+    """Write ground-truth datasets (NeRF-synthetic transforms.json + RGBA PNGs) of studio prompts.
+
+    Example: hf studio prompts/chair.txt --out data/chair
+    """
+    from ..studio.dataset import write_datasets
+
+    prompts = read_prompt_file(prompts_file)
+    check_out_dir(out)
+    with ProgressBars() as bars:
+        written = write_datasets(prompts, out, cfg, bars)
+    emit({"out": str(out), "datasets": [str(p) for p in written], "views": cfg.views, "resolution": cfg.resolution},
+         json_out, f"wrote {len(written)} dataset(s) under {out}")

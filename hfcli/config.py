@@ -1,0 +1,250 @@
+"""Every setting of every command, typed, with its default, its help and its bounds.
+
+A field declared with `option(...)` is a command-line option of each command whose config
+reaches it (hfcli/cli/options.py declares the options from these fields, and `--help` shows
+their defaults); plain fields are internal settings. `validate(cfg)` checks the bounds once, in
+the core, and names the option in the error. Light on purpose: no torch, so `hf --help` and
+the CLI's option declarations import nothing heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import HfcliError
+
+BUNDLED_ID = "bundled:all-MiniLM-L6-v2"
+MAX_TOKENS = 32  # studio prompts are ~6 tokens; long prompts are truncated, not rejected
+EVAL_RESOLUTION = 64  # of the 16 eval views (hfcli/evaluate.py)
+POOL_RAYS = 1 << 17  # studio ground-truth rays rendered per shape before training
+GUIDANCES = ("auto", "studio", "sd")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def option(default: Any, help: str, *, flag: str | None = None, min: float | None = None,
+           gt: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field that is also a command-line option (`--name-with-dashes` unless `flag`
+    says otherwise; `"--on/--off"` for a bool). `min` (>=) and `gt` (>) bound numbers; None
+    always passes, for options that may be left unset."""
+    meta = {"help": help, "flag": flag, "min": min, "gt": gt, "choices": choices}
+    return field(default=default, metadata={"option": meta})
+
+
+def section(cls: type, **overrides: Any) -> Any:
+    """A nested config field, with defaults of its own for this command."""
+    return field(default_factory=lambda: cls(**overrides))
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The option's first flag: "--sd-model" for field sd_model, "--static" for "--dynamic/--static"."""
+    flag = f.metadata["option"]["flag"] or "--" + f.name.replace("_", "-")
+    return flag.split("/")[0]
+
+
+def options_of(cfg_type: type) -> list[tuple[tuple[str, ...], dataclasses.Field]]:
+    """(path of field names, field) of every option reachable from a config class, in order."""
+    out = []
+    for f in dataclasses.fields(cfg_type):
+        if "option" in f.metadata:
+            out.append(((f.name,), f))
+        elif dataclasses.is_dataclass(f.default_factory() if f.default_factory is not dataclasses.MISSING else None):
+            out += [((f.name, *path), sub) for path, sub in options_of(type(f.default_factory()))]
+    return out
+
+
+def validate(cfg: Any) -> Any:
+    """Check every option of `cfg` (recursively) against its bounds; returns cfg."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            validate(value)
+            continue
+        meta = f.metadata.get("option")
+        if meta is None or value is None:
+            continue
+        name = flag_of(f)
+        if meta["choices"] is not None and value not in meta["choices"]:
+            raise HfcliError(f"{name} must be one of {', '.join(meta['choices'])} (got {value!r})")
+        if meta["min"] is not None and not value >= meta["min"]:
+            raise HfcliError(f"{name} must be at least {meta['min']:g} (got {value:g})")
+        if meta["gt"] is not None and not value > meta["gt"]:
+            raise HfcliError(f"{name} must be above {meta['gt']:g} (got {value:g})")
+    return cfg
+
+
+class Config:
+    """Mixin: `to_dict()` for checkpoint headers."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ───────────────────────────── the model ─────────────────────────────
+
+
+@dataclass
+class FieldConfig(Config):
+    """The NeRF: a shared tri-plane + grid encoding, and an MLP whose weights a prompt sets."""
+
+    plane_res: int = 128  # tri-plane resolution (shared by all prompts)
+    # A student's shared encoding. Doubling both bought +0.3 dB on a 3-shape pilot at ~1.4x the
+    # step time (BENCHMARKS.md), so the default stays at a teacher's width.
+    plane_features: int = option(16, "Channels of the shared tri-plane (all prompts share it).", min=1)
+    grid_res: int = 32  # coarse 3D grid resolution, resolves what the planes alias
+    grid_features: int = option(8, "Channels of the shared coarse 3D grid.", min=1)
+    hidden: int = 64  # width of the text-dependent MLP
+    n_hidden: int = 2  # hidden layers; the MLP has n_hidden + 1 weight matrices
+    sigma_max: float = 300.0  # bounded density: sigma = sigma_max * sigmoid(raw + SIGMA_SHIFT)
+    sigma_shift: float = -6.0  # so that a fresh field is nearly transparent
+
+    @property
+    def in_features(self) -> int:
+        return 3 * self.plane_features + self.grid_features
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each MLP weight matrix; the last outputs (density, r, g, b)."""
+        dims = [self.in_features] + [self.hidden] * self.n_hidden + [4]
+        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
+
+
+@dataclass
+class HyperConfig(Config):
+    """The hypernetwork: prompt tokens → the MLP's weights (hfcli/hyper.py)."""
+
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    head_hidden: int = 128
+    dynamic: bool = option(True, "Weight heads see the previous layer's pooled activations (--static: the "
+                           "ablation where they see the scene code only).", flag="--dynamic/--static")
+    n_probe: int = 512
+    text_dim: int = 384
+    max_tokens: int = MAX_TOKENS
+
+
+# ───────────────────────────── training ─────────────────────────────
+
+
+@dataclass
+class LoopConfig(Config):
+    """The one training loop (hfcli/train/loop.py), whatever it optimises."""
+
+    steps: int = option(400, "Training steps.", min=1)  # > 28 dB on every studio teacher set
+    lr: float = option(2e-3, "Learning rate of the text-dependent weights (the hypernetwork, or a finetuned "
+                       "NeRF's MLP); the shared encoding learns at --encoding-lr-scale times it.", gt=0)
+    # Shared tri-plane/grid features learn faster, as in Instant-NGP.
+    encoding_lr_scale: float = option(10.0, "The encoding's learning rate over --lr.", gt=0)
+    lr_final_fraction: float = 0.1  # exponential decay to this fraction at the last step
+    grid_every: int = 16
+    grid_warmup: int = 32  # let densities form before empty space is culled
+    save_every: int = 250
+    snapshot_every: int = 50  # in-memory good state to roll back to
+    clip_grad: float = 1.0
+    collapse_factor: float = 5.0  # loss above this × its recent median counts as a divergence
+    max_rollbacks: int = 5  # then training stops with an error; each rollback halves the rates
+    seed: int = option(0, "Random seed (rays, initialisation, timesteps).")
+
+
+@dataclass
+class SDConfig(Config):
+    """Score distillation with Stable Diffusion (hfcli/guidance/sd.py)."""
+
+    model: str | None = option(
+        None, "Stable Diffusion for --guidance sd: a local diffusers directory, or a model id already in the "
+        "Hugging Face cache (nothing is downloaded; get one with `hf download stabilityai/stable-diffusion-2-1-base`).",
+        flag="--sd-model")
+    guidance_scale: float = option(100.0, "Classifier-free guidance scale of score distillation (DreamFusion).", gt=0)
+    device: str = option("auto", "auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU; "
+                         "auto is CUDA when available).", choices=DEVICES)
+    t_range: tuple[float, float] = (0.02, 0.98)
+    render_resolution: int = 64  # NeRF renders are this size, then upsampled to the model's own
+    sd_resolution: int | None = None  # None: the UNet's native size (512 for SD 2.1 base)
+    seed: int = 0
+
+
+def _guidance_option() -> Any:
+    return option("auto", "auto | studio | sd. auto is sd when --sd-model is given, else studio (prompts in its "
+                  "vocabulary).", choices=GUIDANCES)
+
+
+@dataclass
+class HyperTrainConfig(Config):
+    """What teach and distill share: a HyperNet over prompts, trained on one loop."""
+
+    loop: LoopConfig = section(LoopConfig)
+    field: FieldConfig = section(FieldConfig)
+    hyper: HyperConfig = section(HyperConfig)
+    rays_per_step: int = option(4096, "Rays rendered per training step.", min=1)
+    prompts_per_step: int = 8  # scenes a step renders (and a grid update refreshes)
+    text_encoder: str = BUNDLED_ID
+
+
+@dataclass
+class TeachConfig(HyperTrainConfig):
+    guidance: str = _guidance_option()
+    sd: SDConfig = section(SDConfig)
+    pool_rays: int = POOL_RAYS
+
+
+@dataclass
+class DistillConfig(HyperTrainConfig):
+    # The full run (BENCHMARKS.md): 3000 steps left the student 1.2 dB from its teachers, 4000 0.9 dB.
+    loop: LoopConfig = section(LoopConfig, steps=4000)
+
+
+@dataclass
+class FinetuneConfig(Config):
+    """One baked NeRF optimised directly (hfcli/train/finetune.py)."""
+
+    # Rates 3-10x teach's: one NeRF with direct supervision takes them (a red mug from scratch:
+    # 23 dB after 10 studio steps against 18 dB at 5e-3 / 2e-2). 300 steps is the most a
+    # finetune takes; studio finetunes usually stop earlier at --target-psnr.
+    loop: LoopConfig = section(LoopConfig, steps=300, lr=2e-2, encoding_lr_scale=3.0, lr_final_fraction=0.3,
+                               grid_warmup=16)
+    guidance: str = _guidance_option()
+    sd: SDConfig = section(SDConfig)
+    rays_per_step: int = option(4096, "Rays a step (studio; sd renders whole images).", min=1)
+    pool_rays: int = POOL_RAYS
+    target_psnr: float | None = option(None, "Stop once the PSNR at the 16 eval cameras reaches this many dB "
+                                       "(studio guidance).", gt=0)
+    # >= 0: start from the prediction's occupancy grown by this many cells (cheaper early steps).
+    # Negative (the default): every cell occupied, as for a scratch field. For a shape the model
+    # never learned the prediction's occupancy misses parts: lamps and donuts stalled below
+    # 25 dB at margin 2 and reached it in 20-30 steps from a full grid (BENCHMARKS.md).
+    grid_margin: int = -1
+    check_every: int = 5  # steps between PSNR checks (studio only)
+    check_resolution: int = EVAL_RESOLUTION
+
+
+# ───────────────────────────── outputs ─────────────────────────────
+
+
+@dataclass
+class MeshConfig(Config):
+    resolution: int = option(128, "Marching-cubes grid resolution per axis.", min=16)
+
+
+@dataclass
+class ExportConfig(MeshConfig):
+    threshold: float | None = option(None, "Density at the surface (default: measured from the field's own renders).")
+
+
+@dataclass
+class InterpolateConfig(Config):
+    frames: int = option(8, "Number of frames, both ends included.", min=2)
+    resolution: int = option(64, "Marching-cubes resolution of each frame.", min=16)
+    turntable: bool = option(False, "Turn the camera while morphing.", flag="--turntable")
+
+
+@dataclass
+class RenderConfig(Config):
+    resolution: int = option(256, "Image width and height in pixels.", min=8)
+    views: int = option(1, "Number of views around the object.", min=1)
+
+
+@dataclass
+class StudioConfig(Config):
+    views: int = option(24, "Views per prompt.", min=1)
+    resolution: int = option(128, "Image width and height in pixels.", min=8)

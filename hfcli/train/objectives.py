@@ -1,0 +1,138 @@
+"""What the training loop optimises: a HyperNet over many prompts (teach, distill) or one baked
+NeRF (finetune). Both render a guidance's ray batch through the shared renderer and take the
+guidance's loss on it; they differ in their parameters and in how a scene's weights are made."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ..config import LoopConfig
+from ..guidance.base import Guidance
+from ..hyper import HyperNet, select_prompt
+from ..model import NerfScene, load_model_state, model_state
+from ..render.occupancy import OccupancyGrid
+from ..render.renderer import render_rays
+from ..scene import new_grid
+from ..text import TokenStates
+
+
+def _groups(cfg: LoopConfig, weights: list[torch.Tensor], encoding: list[torch.Tensor]) -> list[dict]:
+    """The text-dependent weights at cfg.lr; the shared encoding faster (eps as in Instant-NGP)."""
+    return [{"params": weights, "lr": cfg.lr}, {"params": encoding, "lr": cfg.lr * cfg.encoding_lr_scale, "eps": 1e-15}]
+
+
+class HyperObjective:
+    """A HyperNet over prompts against a guidance: each step renders `prompts_per_step` of them."""
+
+    def __init__(self, hyper: HyperNet, tokens: TokenStates, guidance: Guidance, prompts_per_step: int):
+        self.hyper, self.tokens, self.guidance = hyper, tokens, guidance
+        self.prompts_per_step = prompts_per_step
+        self.grid = new_grid(tokens.states.shape[0])
+        self.loss_tracks_quality = getattr(guidance, "loss_tracks_quality", True)
+
+    @property
+    def n_prompts(self) -> int:
+        return self.tokens.states.shape[0]
+
+    def param_groups(self, cfg: LoopConfig) -> list[dict]:
+        encoding = list(self.hyper.field.encoding.parameters())
+        ids = {id(p) for p in encoding}
+        return _groups(cfg, [p for p in self.hyper.parameters() if id(p) not in ids], encoding)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.hyper.parameters())
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {**model_state(self.hyper), **self.grid.state()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        load_model_state(self.hyper, tensors)
+        self.grid.load_state(tensors)
+
+    def _scenes_this_step(self, generator: torch.Generator) -> list[int]:
+        n = self.n_prompts
+        if n <= self.prompts_per_step:
+            return list(range(n))
+        return sorted(torch.randperm(n, generator=generator)[: self.prompts_per_step].tolist())
+
+    def grid_scenes(self, update: int) -> list[int]:
+        """Scenes the `update`-th grid update refreshes: all of a small set, else the next
+        prompts_per_step of them in turn (a 50-prompt student would otherwise spend most of its
+        time here). A function of the update's number, so resuming keeps the rotation."""
+        n, k = self.n_prompts, self.prompts_per_step
+        if n <= k:
+            return list(range(n))
+        return sorted({(update * k + i) % n for i in range(k)})
+
+    @torch.no_grad()
+    def update_grid(self, update: int, generator: torch.Generator) -> None:
+        scenes = self.grid_scenes(update)
+        query = self._scene_query(scenes)
+        self.grid.update(lambda pts, s: query(pts, s)[0], generator, scenes=scenes)
+
+    def _scene_query(self, scenes: list[int]):
+        """query(points, scene) → (sigma, rgb) of the given scenes, their weights made once."""
+        weights = self.hyper(self.tokens.select(scenes))
+        slot = {s: i for i, s in enumerate(scenes)}
+        field = self.hyper.field
+        return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        scenes = self._scenes_this_step(generator)
+        batch = self.guidance.sample(generator, scenes)
+        out = render_rays(self._scene_query(scenes), batch.rays_o, batch.rays_d, batch.scene_ids, self.grid,
+                          batch.background, generator=generator)
+        loss, figures = self.guidance.loss(out, batch)
+        figures["samples"] = out.n_samples
+        return loss, figures
+
+
+class NerfObjective:
+    """One NeRF's encoding and MLP, made trainable from a baked scene (copied: a baked scene
+    shares its model's encoding)."""
+
+    def __init__(self, scene: NerfScene, guidance: Guidance, grid: OccupancyGrid):
+        self.guidance, self.grid, self.prompt = guidance, grid, scene.prompt
+        self.field = copy.deepcopy(scene.field)
+        self.weights = [(w.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True))
+                        for w, b in scene.weights]
+        self.loss_tracks_quality = getattr(guidance, "loss_tracks_quality", True)
+
+    def _mlp(self) -> list[torch.Tensor]:
+        return [t for pair in self.weights for t in pair]
+
+    def param_groups(self, cfg: LoopConfig) -> list[dict]:
+        return _groups(cfg, self._mlp(), list(self.field.encoding.parameters()))
+
+    def parameters(self) -> list[torch.Tensor]:
+        return self._mlp() + list(self.field.encoding.parameters())
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"param.{i}": p for i, p in enumerate(self.parameters())}
+        return {**tensors, **self.grid.state()}
+
+    @torch.no_grad()
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        for i, p in enumerate(self.parameters()):
+            p.copy_(tensors[f"param.{i}"])
+        self.grid.load_state(tensors)
+
+    def query(self, points: torch.Tensor, _scene: int = 0):
+        return self.field.query(points, self.weights)
+
+    @torch.no_grad()
+    def update_grid(self, update: int, generator: torch.Generator) -> None:
+        self.grid.update(lambda pts, _s: self.query(pts)[0], generator)
+
+    def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        batch = self.guidance.sample(generator, [0])
+        out = render_rays(self.query, batch.rays_o, batch.rays_d, batch.scene_ids, self.grid, batch.background,
+                          generator=generator)
+        loss, figures = self.guidance.loss(out, batch)
+        figures["samples"] = out.n_samples
+        return loss, figures
+
+    def scene(self) -> NerfScene:
+        return NerfScene(self.field, [(w.detach(), b.detach()) for w, b in self.weights], self.grid, self.prompt)
