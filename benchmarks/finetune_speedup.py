@@ -32,16 +32,30 @@ def read_prompts(path: Path) -> list[str]:
 
 
 def run_arm(prompt: str, seed: int, scratch: bool, guidance, args) -> dict:
-    cfg = FinetuneConfig(guidance="studio", target_psnr=args.target, rays_per_step=args.rays_per_step,
-                         check_every=args.check_every, check_resolution=args.check_resolution)
+    cfg = FinetuneConfig(
+        guidance="studio",
+        target_psnr=args.target,
+        rays_per_step=args.rays_per_step,
+        check_every=args.check_every,
+        check_resolution=args.check_resolution,
+    )
     cfg.loop.steps, cfg.loop.seed = args.cap, seed
     if args.grid_margin is not None:
         cfg.grid_margin = args.grid_margin
     res = finetune(prompt, args.model, None, cfg, from_scratch=scratch, guidance=guidance)
     steps = res["steps_to_target"] if res["reached"] else args.cap
     seconds = res["seconds_to_target"] if res["reached"] else res["train_seconds"]
-    return {"prompt": prompt, "seed": seed, "start": res["start"], "reached": res["reached"], "steps": steps,
-            "seconds": seconds, "psnr_start": res["psnr_start"], "psnr_end": res["psnr"], "history": res["history"]}
+    return {
+        "prompt": prompt,
+        "seed": seed,
+        "start": res["start"],
+        "reached": res["reached"],
+        "steps": steps,
+        "seconds": seconds,
+        "psnr_start": res["psnr_start"],
+        "psnr_end": res["psnr"],
+        "history": res["history"],
+    }
 
 
 def summarise(runs: list[dict], args) -> dict:
@@ -64,9 +78,16 @@ def summarise(runs: list[dict], args) -> dict:
     total = {s: sum(r["steps"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
     seconds = {s: sum(r["seconds"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
     return {
-        "target_psnr": args.target, "cap": args.cap, "seeds": args.seeds, "rays_per_step": args.rays_per_step,
-        "check_every": args.check_every, "check_resolution": args.check_resolution, "pool_rays": args.pool_rays,
-        "grid_margin": args.grid_margin, "arms_run": args.arms, "reused_from": str(args.reuse) if args.reuse else None,
+        "target_psnr": args.target,
+        "cap": args.cap,
+        "seeds": args.seeds,
+        "rays_per_step": args.rays_per_step,
+        "check_every": args.check_every,
+        "check_resolution": args.check_resolution,
+        "pool_rays": args.pool_rays,
+        "grid_margin": args.grid_margin,
+        "arms_run": args.arms,
+        "reused_from": str(args.reuse) if args.reuse else None,
         "per_prompt": per_prompt,
         "steps_total": total,
         "seconds_total": {k: round(v, 1) for k, v in seconds.items()},
@@ -79,8 +100,11 @@ def summarise(runs: list[dict], args) -> dict:
 
 def markdown(summary: dict) -> str:
     """The per-prompt table of BENCHMARKS.md from a summary."""
-    rows = ["| prompt | student's PSNR at step 0 | steps from the student | steps from scratch | "
-            "seconds from the student | seconds from scratch | ratio (steps) |", "|---" * 7 + "|"]
+    rows = [
+        "| prompt | student's PSNR at step 0 | steps from the student | steps from scratch | "
+        "seconds from the student | seconds from scratch | ratio (steps) |",
+        "|---" * 7 + "|",
+    ]
     for prompt, p in summary["per_prompt"].items():
         cap = lambda n: f" ({n} capped)" if n else ""  # noqa: E731
         rows.append(

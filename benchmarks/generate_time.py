@@ -44,17 +44,23 @@ def fresh(args) -> None:
             walls.append(time.perf_counter() - start)
             stages.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child, KiB on Linux
-    print(json.dumps({
-        "command": " ".join(["hf", "generate", repr(args.prompt), "--out", "X.glb"]
-                            + ([] if args.model == "default" else ["--model", args.model])),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
-        "wall_s": [round(w, 3) for w in walls],
-        "wall_s_median": round(statistics.median(walls), 3),
-        "wall_s_min": round(min(walls), 3),
-        "wall_s_max": round(max(walls), 3),
-        "stages_median_s": {k: round(statistics.median(s[k] for s in stages), 3) for k in stages[0]},
-        "peak_rss_mib": round(peak_kib / 1024, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "command": " ".join(
+                    ["hf", "generate", repr(args.prompt), "--out", "X.glb"]
+                    + ([] if args.model == "default" else ["--model", args.model])
+                ),
+                "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+                "wall_s": [round(w, 3) for w in walls],
+                "wall_s_median": round(statistics.median(walls), 3),
+                "wall_s_min": round(min(walls), 3),
+                "wall_s_max": round(max(walls), 3),
+                "stages_median_s": {k: round(statistics.median(s[k] for s in stages), 3) for k in stages[0]},
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -74,19 +80,23 @@ def main() -> None:
     load_s = results[0]["seconds"]["load"]
     timed = results[1:]
     totals = [sum(r["seconds"][s] for s in STAGES) for r in timed]
-    print(json.dumps({
-        "model": args.model,
-        "prompt": args.prompt,
-        "resolution": args.resolution,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
-        "load_s": load_s,
-        "runs": [{s: r["seconds"][s] for s in STAGES} for r in timed],
-        "total_s_median": round(statistics.median(totals), 3),
-        "total_s_min": round(min(totals), 3),
-        "total_s_max": round(max(totals), 3),
-        "split_median_s": {s: round(statistics.median(r["seconds"][s] for r in timed), 3) for s in STAGES},
-        "faces": timed[0]["faces"],
-    }))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "prompt": args.prompt,
+                "resolution": args.resolution,
+                "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+                "load_s": load_s,
+                "runs": [{s: r["seconds"][s] for s in STAGES} for r in timed],
+                "total_s_median": round(statistics.median(totals), 3),
+                "total_s_min": round(min(totals), 3),
+                "total_s_max": round(max(totals), 3),
+                "split_median_s": {s: round(statistics.median(r["seconds"][s] for r in timed), 3) for s in STAGES},
+                "faces": timed[0]["faces"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 
 from hfcli.studio.vocab import (
-    SHAPES, StudioPrompt, heldout_prompts, ood_prompts, teacher_colours, train_prompts,
+    SHAPES,
+    StudioPrompt,
+    heldout_prompts,
+    ood_prompts,
+    teacher_colours,
+    train_prompts,
 )
 
 
@@ -25,12 +30,9 @@ def main(out_dir: Path) -> None:
     for shape in SHAPES:
         prompts = [StudioPrompt(shape, c) for c in teacher_colours(shape)]
         _write(out_dir / f"{shape}.txt", f"teacher set for '{shape}': its 5 training colours", prompts)
-    _write(out_dir / "train.txt", "all 50 training prompts (10 shapes x 5 colours), in shape order",
-           train_prompts())
-    _write(out_dir / "heldout.txt", "the 30 held-out zero-shot prompts (3 unseen colours per shape)",
-           heldout_prompts())
-    _write(out_dir / "ood.txt", "out-of-distribution shapes (never trained), 3 colours each",
-           ood_prompts())
+    _write(out_dir / "train.txt", "all 50 training prompts (10 shapes x 5 colours), in shape order", train_prompts())
+    _write(out_dir / "heldout.txt", "the 30 held-out zero-shot prompts (3 unseen colours per shape)", heldout_prompts())
+    _write(out_dir / "ood.txt", "out-of-distribution shapes (never trained), 3 colours each", ood_prompts())
 
 
 if __name__ == "__main__":

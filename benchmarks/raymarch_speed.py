@@ -64,9 +64,15 @@ def side_by_side(names: list[str], run, repeats: int) -> dict:
             walls[n].append(wall)
             fields[n].append(field)
     backend.use(None)
-    return {n: {"seconds": spread(walls[n]), "field_seconds": spread(fields[n]),
-                "outside_field_seconds": spread([w - f for w, f in zip(walls[n], fields[n])]), **extra[n]}
-            for n in names}
+    return {
+        n: {
+            "seconds": spread(walls[n]),
+            "field_seconds": spread(fields[n]),
+            "outside_field_seconds": spread([w - f for w, f in zip(walls[n], fields[n])]),
+            **extra[n],
+        }
+        for n in names
+    }
 
 
 def inference(scene, names, repeats, resolution=64):
@@ -121,8 +127,18 @@ def teach(prompts: str, names: list[str]) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in names:
-            cmd = [sys.executable, "-m", "hfcli.cli", "teach", prompts, "--backend", n, "--json",
-                   "--out", str(Path(tmp) / f"{n}.safetensors")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "hfcli.cli",
+                "teach",
+                prompts,
+                "--backend",
+                n,
+                "--json",
+                "--out",
+                str(Path(tmp) / f"{n}.safetensors"),
+            ]
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
             report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -141,7 +157,7 @@ def main() -> None:
     scene = model.bake([args.prompt])[0]
     report = {
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {torch.get_num_threads()} threads, "
-                   f"python {platform.python_version()}, torch {torch.__version__}",
+        f"python {platform.python_version()}, torch {torch.__version__}",
         "scene": f"default model, {args.prompt!r}",
         "inference_64px_16_views": inference(scene, names, args.repeats),
         "training_step": training_step(scene, names, args.repeats),
@@ -150,7 +166,8 @@ def main() -> None:
         fig = report[key]
         fig["speedup_cpp"] = round(fig["torch"]["seconds"]["median"] / fig["cpp"]["seconds"]["median"], 2)
         fig["speedup_cpp_outside_field"] = round(
-            fig["torch"]["outside_field_seconds"]["median"] / fig["cpp"]["outside_field_seconds"]["median"], 2)
+            fig["torch"]["outside_field_seconds"]["median"] / fig["cpp"]["outside_field_seconds"]["median"], 2
+        )
     if args.teach:
         report["teach"] = teach(args.teach, names)
     print(json.dumps(report, indent=1))

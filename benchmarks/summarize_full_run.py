@@ -32,8 +32,10 @@ def teachers(run: Path) -> tuple[str, dict[str, float]]:
 
 
 def evals(run: Path, teacher_psnr: dict[str, float], worst: int) -> str:
-    out = ["| student | prompts | PSNR | SSIM | IoU | Chamfer | retrieval PSNR | teachers' PSNR | distill seconds |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| student | prompts | PSNR | SSIM | IoU | Chamfer | retrieval PSNR | teachers' PSNR | distill seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     worst_tables = []
     for variant in ("dynamic", "static"):
         distilled = _load(run / f"distill_{variant}.json") or {}
@@ -44,17 +46,25 @@ def evals(run: Path, teacher_psnr: dict[str, float], worst: int) -> str:
             m, b = e["mean"], e["baseline_mean"]
             ref = [teacher_psnr[r["prompt"]] for r in e["prompts"] if r["prompt"] in teacher_psnr]
             ref_s = _f(sum(ref) / len(ref)) if ref else "-"
-            out.append(f"| {variant}, {split} | {len(e['prompts'])} | **{_f(m['psnr'])}** | {_f(m['ssim'], 3)} | "
-                       f"{_f(m['iou'], 3)} | {_f(m['chamfer'], 4)} | {_f(b.get('psnr'))} | {ref_s} | "
-                       f"{_f(distilled.get('train_seconds'), 0)} |")
+            out.append(
+                f"| {variant}, {split} | {len(e['prompts'])} | **{_f(m['psnr'])}** | {_f(m['ssim'], 3)} | "
+                f"{_f(m['iou'], 3)} | {_f(m['chamfer'], 4)} | {_f(b.get('psnr'))} | {ref_s} | "
+                f"{_f(distilled.get('train_seconds'), 0)} |"
+            )
             if split == "heldout":
                 rows = sorted(e["prompts"], key=lambda r: r["psnr"])[:worst]
-                table = [f"Worst {worst} held-out prompts, {variant} student:", "",
-                         "| prompt | PSNR | SSIM | IoU | Chamfer | retrieved | retrieval PSNR |", "|---|---|---|---|---|---|---|"]
+                table = [
+                    f"Worst {worst} held-out prompts, {variant} student:",
+                    "",
+                    "| prompt | PSNR | SSIM | IoU | Chamfer | retrieved | retrieval PSNR |",
+                    "|---|---|---|---|---|---|---|",
+                ]
                 for r in rows:
                     base = (r.get("baseline") or {}).get("psnr")
-                    table.append(f"| {r['prompt']} | {_f(r['psnr'])} | {_f(r['ssim'], 3)} | {_f(r['iou'], 3)} | "
-                                 f"{_f(r['chamfer'], 4)} | {r.get('retrieved') or '-'} | {_f(base)} |")
+                    table.append(
+                        f"| {r['prompt']} | {_f(r['psnr'])} | {_f(r['ssim'], 3)} | {_f(r['iou'], 3)} | "
+                        f"{_f(r['chamfer'], 4)} | {r.get('retrieved') or '-'} | {_f(base)} |"
+                    )
                 worst_tables.append("\n".join(table))
     return "\n".join(out) + "\n\n" + "\n\n".join(worst_tables)
 

@@ -33,16 +33,20 @@ def main() -> None:
         results.append({"wall_s": round(wall, 1), "psnr": report["psnr"], "steps": report["steps"]})
         print(json.dumps(results[-1]), file=sys.stderr)
     walls = [r["wall_s"] for r in results]
-    print(json.dumps({
-        "command": f"hf teach {args.prompts} {' '.join(extra)}".strip(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
-        "runs": results,
-        "wall_s_median": statistics.median(walls),
-        "wall_s_min": min(walls),
-        "wall_s_max": max(walls),
-        "psnr_mean": round(statistics.mean(r["psnr"] for r in results), 2),
-        "psnr_min": min(r["psnr"] for r in results),
-    }))
+    print(
+        json.dumps(
+            {
+                "command": f"hf teach {args.prompts} {' '.join(extra)}".strip(),
+                "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+                "runs": results,
+                "wall_s_median": statistics.median(walls),
+                "wall_s_min": min(walls),
+                "wall_s_max": max(walls),
+                "psnr_mean": round(statistics.mean(r["psnr"] for r in results), 2),
+                "psnr_min": min(r["psnr"] for r in results),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

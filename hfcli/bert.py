@@ -43,7 +43,9 @@ class BertConfig:
         if raw.get("hidden_act", "gelu") != "gelu":
             raise UnsupportedModel(f"{path}: hidden_act {raw['hidden_act']!r} is not supported (only 'gelu')")
         if raw.get("position_embedding_type", "absolute") != "absolute":
-            raise UnsupportedModel(f"{path}: position_embedding_type {raw['position_embedding_type']!r} is not supported")
+            raise UnsupportedModel(
+                f"{path}: position_embedding_type {raw['position_embedding_type']!r} is not supported"
+            )
         try:
             cfg = cls(
                 vocab_size=int(raw["vocab_size"]),

@@ -23,8 +23,15 @@ GUIDANCES = ("auto", "studio", "sd")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def option(default: Any, help: str, *, flag: str | None = None, min: float | None = None,
-           gt: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    min: float | None = None,
+    gt: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """A config field that is also a command-line option (`--name-with-dashes` unless `flag`
     says otherwise; `"--on/--off"` for a bool). `min` (>=) and `gt` (>) bound numbers; None
     always passes, for options that may be left unset."""
@@ -117,8 +124,12 @@ class HyperConfig(Config):
     n_layers: int = 2
     n_heads: int = 4
     head_hidden: int = 128
-    dynamic: bool = option(True, "Weight heads see the previous layer's pooled activations (--static: the "
-                           "ablation where they see the scene code only).", flag="--dynamic/--static")
+    dynamic: bool = option(
+        True,
+        "Weight heads see the previous layer's pooled activations (--static: the "
+        "ablation where they see the scene code only).",
+        flag="--dynamic/--static",
+    )
     n_probe: int = 512
     text_dim: int = 384
     max_tokens: int = MAX_TOKENS
@@ -132,8 +143,12 @@ class LoopConfig(Config):
     """The one training loop (hfcli/train/loop.py), whatever it optimises."""
 
     steps: int = option(400, "Training steps.", min=1)  # > 28 dB on every studio teacher set
-    lr: float = option(2e-3, "Learning rate of the text-dependent weights (the hypernetwork, or a finetuned "
-                       "NeRF's MLP); the shared encoding learns at --encoding-lr-scale times it.", gt=0)
+    lr: float = option(
+        2e-3,
+        "Learning rate of the text-dependent weights (the hypernetwork, or a finetuned "
+        "NeRF's MLP); the shared encoding learns at --encoding-lr-scale times it.",
+        gt=0,
+    )
     # Shared tri-plane/grid features learn faster, as in Instant-NGP.
     encoding_lr_scale: float = option(10.0, "The encoding's learning rate over --lr.", gt=0)
     lr_final_fraction: float = 0.1  # exponential decay to this fraction at the last step
@@ -152,12 +167,17 @@ class SDConfig(Config):
     """Score distillation with Stable Diffusion (hfcli/guidance/sd.py)."""
 
     model: str | None = option(
-        None, "Stable Diffusion for --guidance sd: a local diffusers directory, or a model id already in the "
+        None,
+        "Stable Diffusion for --guidance sd: a local diffusers directory, or a model id already in the "
         "Hugging Face cache (nothing is downloaded; get one with `hf download stabilityai/stable-diffusion-2-1-base`).",
-        flag="--sd-model")
+        flag="--sd-model",
+    )
     guidance_scale: float = option(100.0, "Classifier-free guidance scale of score distillation (DreamFusion).", gt=0)
-    device: str = option("auto", "auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU; "
-                         "auto is CUDA when available).", choices=DEVICES)
+    device: str = option(
+        "auto",
+        "auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU; auto is CUDA when available).",
+        choices=DEVICES,
+    )
     t_range: tuple[float, float] = (0.02, 0.98)
     render_resolution: int = 64  # NeRF renders are this size, then upsampled to the model's own
     sd_resolution: int | None = None  # None: the UNet's native size (512 for SD 2.1 base)
@@ -165,8 +185,11 @@ class SDConfig(Config):
 
 
 def _guidance_option() -> Any:
-    return option("auto", "auto | studio | sd. auto is sd when --sd-model is given, else studio (prompts in its "
-                  "vocabulary).", choices=GUIDANCES)
+    return option(
+        "auto",
+        "auto | studio | sd. auto is sd when --sd-model is given, else studio (prompts in its vocabulary).",
+        choices=GUIDANCES,
+    )
 
 
 @dataclass
@@ -201,14 +224,16 @@ class FinetuneConfig(Config):
     # Rates 3-10x teach's: one NeRF with direct supervision takes them (a red mug from scratch:
     # 23 dB after 10 studio steps against 18 dB at 5e-3 / 2e-2). 300 steps is the most a
     # finetune takes; studio finetunes usually stop earlier at --target-psnr.
-    loop: LoopConfig = section(LoopConfig, steps=300, lr=2e-2, encoding_lr_scale=3.0, lr_final_fraction=0.3,
-                               grid_warmup=16)
+    loop: LoopConfig = section(
+        LoopConfig, steps=300, lr=2e-2, encoding_lr_scale=3.0, lr_final_fraction=0.3, grid_warmup=16
+    )
     guidance: str = _guidance_option()
     sd: SDConfig = section(SDConfig)
     rays_per_step: int = option(4096, "Rays a step (studio; sd renders whole images).", min=1)
     pool_rays: int = POOL_RAYS
-    target_psnr: float | None = option(None, "Stop once the PSNR at the 16 eval cameras reaches this many dB "
-                                       "(studio guidance).", gt=0)
+    target_psnr: float | None = option(
+        None, "Stop once the PSNR at the 16 eval cameras reaches this many dB (studio guidance).", gt=0
+    )
     # >= 0: start from the prediction's occupancy grown by this many cells (cheaper early steps).
     # Negative (the default): every cell occupied, as for a scratch field. For a shape the model
     # never learned the prediction's occupancy misses parts: lamps and donuts stalled below

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .config import EVAL_RESOLUTION  # noqa: E402  (with the other settings)
 from .errors import EmptyMeshError, HfcliError
 from .metrics import psnr
 from .outputs import render_views
 from .progress import Report, no_report
 from .render import cameras as cams
-
-from .config import EVAL_RESOLUTION  # noqa: E402  (with the other settings)
 
 
 @torch.no_grad()
@@ -41,8 +40,13 @@ def _true_surface_points(shape: str) -> np.ndarray:
     from .export import extract_mesh
     from .studio.shapes import shape_sdf
 
-    mesh = extract_mesh(lambda p: -shape_sdf(shape, p)[0], lambda p: torch.zeros(len(p), 3), threshold=0.0,
-                        resolution=128, fill_cavities=False)
+    mesh = extract_mesh(
+        lambda p: -shape_sdf(shape, p)[0],
+        lambda p: torch.zeros(len(p), 3),
+        threshold=0.0,
+        resolution=128,
+        fill_cavities=False,
+    )
     return mesh.vertices
 
 
@@ -63,9 +67,9 @@ def image_metrics(scene, truth, index: int) -> dict:
 
 def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
     """Chamfer distance between the scene's mesh and the shape's true surface."""
-    from .studio.shapes import shape_sdf
     from .metrics import chamfer
     from .outputs import scene_mesh
+    from .studio.shapes import shape_sdf
 
     try:
         mesh = scene_mesh(scene, EVAL_MESH_RESOLUTION)
@@ -131,7 +135,11 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
             row["baseline"] = same if neighbour == prompt else metrics(neighbour, i)
         rows.append(row)
         report("evaluating", i + 1, len(prompts), {"psnr": row["psnr"]})
-    return {"prompts": rows, "mean": _means(rows), "baseline_mean": _means([r["baseline"] for r in rows if r["baseline"]])}
+    return {
+        "prompts": rows,
+        "mean": _means(rows),
+        "baseline_mean": _means([r["baseline"] for r in rows if r["baseline"]]),
+    }
 
 
 def _means(rows: list[dict]) -> dict:

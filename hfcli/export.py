@@ -8,15 +8,15 @@ albedo sampled just inside the surface → one glTF primitive written with pyglt
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import mcubes
 import numpy as np
 import pygltflib
 import torch
-from scipy.sparse import coo_matrix
 from scipy.ndimage import binary_fill_holes, gaussian_filter
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
@@ -49,38 +49,41 @@ class Mesh:
 
 # ───────────────────────────── field evaluation ─────────────────────────────
 
+
 @torch.no_grad()
 def _eval(fn: FieldFn, points: np.ndarray, chunk: int, device) -> np.ndarray:
     """Call `fn` on points [N, 3] in chunks; returns float64 [N] or [N, C] on the CPU."""
     outs = []
     for s in range(0, len(points), chunk):
-        p = torch.as_tensor(points[s:s + chunk], dtype=torch.float32, device=device)
+        p = torch.as_tensor(points[s : s + chunk], dtype=torch.float32, device=device)
         outs.append(fn(p).detach().float().cpu().numpy().astype(np.float64))
     return np.concatenate(outs) if outs else np.zeros((0,))
 
 
 @torch.no_grad()
-def _sample_grid(density_fn: FieldFn, lo: np.ndarray, step: np.ndarray, res: int,
-                 chunk: int, device, active: ActiveFn | None = None) -> np.ndarray:
+def _sample_grid(
+    density_fn: FieldFn, lo: np.ndarray, step: np.ndarray, res: int, chunk: int, device, active: ActiveFn | None = None
+) -> np.ndarray:
     """Density on the res³ grid lo + [i, j, k]·step; returns [res, res, res], axis 0 = x.
     With `active`, only the lattice points it marks are evaluated; the rest read zero."""
     if active is not None:
         mask = active(*(lo[i] + np.arange(res) * step[i] for i in range(3)))
         flat = np.flatnonzero(mask)
-        out = np.zeros(res ** 3, dtype=np.float64)
+        out = np.zeros(res**3, dtype=np.float64)
         ijk = np.stack(np.unravel_index(flat, (res, res, res)), axis=1)
         out[flat] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
         return np.nan_to_num(out, nan=-np.inf).reshape(res, res, res)
-    out = np.empty(res ** 3, dtype=np.float64)
+    out = np.empty(res**3, dtype=np.float64)
     # Points are built per chunk so a 512³ grid never holds all coordinates at once.
-    for s in range(0, res ** 3, chunk):
-        flat = np.arange(s, min(s + chunk, res ** 3))
+    for s in range(0, res**3, chunk):
+        flat = np.arange(s, min(s + chunk, res**3))
         ijk = np.stack([flat // (res * res), (flat // res) % res, flat % res], axis=1)
-        out[s:s + len(flat)] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
+        out[s : s + len(flat)] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
     return np.nan_to_num(out, nan=-np.inf).reshape(res, res, res)
 
 
 # ───────────────────────────── mesh cleaning ─────────────────────────────
+
 
 def _merge_and_drop_degenerate(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge bit-identical vertices (marching cubes emits one per cube when a grid sample
@@ -124,10 +127,21 @@ def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # ───────────────────────────── extraction ─────────────────────────────
 
-def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
-                 resolution: int = 128, aabb: AABB | None = None, chunk: int = 65536,
-                 min_component_fraction: float = 0.05, fill_cavities: bool = True, smooth_voxels: float = 0.0,
-                 active: ActiveFn | None = None, device: str | torch.device = "cpu") -> Mesh:
+
+def extract_mesh(
+    density_fn: FieldFn,
+    color_fn: FieldFn,
+    *,
+    threshold: float,
+    resolution: int = 128,
+    aabb: AABB | None = None,
+    chunk: int = 65536,
+    min_component_fraction: float = 0.05,
+    fill_cavities: bool = True,
+    smooth_voxels: float = 0.0,
+    active: ActiveFn | None = None,
+    device: str | torch.device = "cpu",
+) -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
 
     density_fn: points [N, 3] → [N]; color_fn: points [N, 3] → [N, 3] in [0, 1]. Both run
@@ -150,8 +164,10 @@ def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
     if finite.size == 0 or not (finite.max() > threshold and grid.min() < threshold):
         lo_d = f"{finite.min():.4g}" if finite.size else "nan"
         hi_d = f"{finite.max():.4g}" if finite.size else "nan"
-        raise EmptyMeshError(f"no surface at density threshold {threshold:g}: density on the "
-                             f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a --threshold inside it")
+        raise EmptyMeshError(
+            f"no surface at density threshold {threshold:g}: density on the "
+            f"{resolution}³ grid ranges over [{lo_d}, {hi_d}]; pick a --threshold inside it"
+        )
 
     if fill_cavities:
         solid = binary_fill_holes(grid > threshold)
@@ -176,7 +192,7 @@ def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
 
     # Outward = from high to low density = minus the density gradient (central differences).
     h = 0.5 * step
-    offsets = np.concatenate([np.diag(h), -np.diag(h)])                     # [6, 3]
+    offsets = np.concatenate([np.diag(h), -np.diag(h)])  # [6, 3]
     d = _eval(density_fn, (v[:, None, :] + offsets[None]).reshape(-1, 3), chunk, device)
     d = np.nan_to_num(d.reshape(len(v), 6))
     normals, ok = _normalize(-(d[:, :3] - d[:, 3:]) / (2 * h))
@@ -198,46 +214,87 @@ def extract_mesh(density_fn: FieldFn, color_fn: FieldFn, *, threshold: float,
 
     inset = COLOR_INSET_VOXELS * float(step.mean())
     colors = _eval(color_fn, v - inset * normals, chunk, device).reshape(len(v), 3)
-    return Mesh(vertices=v.astype(np.float32), faces=f.astype(np.uint32),
-                colors=np.clip(np.nan_to_num(colors), 0.0, 1.0).astype(np.float32),
-                normals=normals.astype(np.float32))
+    return Mesh(
+        vertices=v.astype(np.float32),
+        faces=f.astype(np.uint32),
+        colors=np.clip(np.nan_to_num(colors), 0.0, 1.0).astype(np.float32),
+        normals=normals.astype(np.float32),
+    )
 
 
 # ───────────────────────────── glTF ─────────────────────────────
 
+
 def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
     """Write `mesh` as a binary glTF 2.0 file: one mesh, one TRIANGLES primitive with
     POSITION, NORMAL, COLOR_0 (float VEC3) and UNSIGNED_INT indices, a white matte material."""
-    arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in (mesh.vertices, mesh.normals,
-                                                                 np.clip(mesh.colors, 0, 1))]
+    arrays = [
+        np.ascontiguousarray(a, dtype=np.float32) for a in (mesh.vertices, mesh.normals, np.clip(mesh.colors, 0, 1))
+    ]
     indices = np.ascontiguousarray(mesh.faces, dtype=np.uint32).reshape(-1)
-    g = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator="hfcli"), scene=0,
-                        scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)])
+    g = pygltflib.GLTF2(
+        asset=pygltflib.Asset(version="2.0", generator="hfcli"),
+        scene=0,
+        scenes=[pygltflib.Scene(nodes=[0])],
+        nodes=[pygltflib.Node(mesh=0)],
+    )
     blob = bytearray()
     # Every section is float32/uint32, so each view starts 4-byte aligned without padding.
     for i, a in enumerate(arrays):
-        g.bufferViews.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=a.nbytes,
-                                                  byteStride=12, target=pygltflib.ARRAY_BUFFER))
-        g.accessors.append(pygltflib.Accessor(
-            bufferView=i, componentType=pygltflib.FLOAT, count=len(a), type=pygltflib.VEC3,
-            # Only POSITION needs bounds (spec); bounds of the float32 values as stored.
-            min=a.min(axis=0).tolist() if i == 0 else None,
-            max=a.max(axis=0).tolist() if i == 0 else None))
+        g.bufferViews.append(
+            pygltflib.BufferView(
+                buffer=0, byteOffset=len(blob), byteLength=a.nbytes, byteStride=12, target=pygltflib.ARRAY_BUFFER
+            )
+        )
+        g.accessors.append(
+            pygltflib.Accessor(
+                bufferView=i,
+                componentType=pygltflib.FLOAT,
+                count=len(a),
+                type=pygltflib.VEC3,
+                # Only POSITION needs bounds (spec); bounds of the float32 values as stored.
+                min=a.min(axis=0).tolist() if i == 0 else None,
+                max=a.max(axis=0).tolist() if i == 0 else None,
+            )
+        )
         blob += a.tobytes()
-    g.bufferViews.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=indices.nbytes,
-                                              target=pygltflib.ELEMENT_ARRAY_BUFFER))
-    g.accessors.append(pygltflib.Accessor(bufferView=3, componentType=pygltflib.UNSIGNED_INT,
-                                          count=len(indices), type=pygltflib.SCALAR,
-                                          min=[int(indices.min())], max=[int(indices.max())]))
+    g.bufferViews.append(
+        pygltflib.BufferView(
+            buffer=0, byteOffset=len(blob), byteLength=indices.nbytes, target=pygltflib.ELEMENT_ARRAY_BUFFER
+        )
+    )
+    g.accessors.append(
+        pygltflib.Accessor(
+            bufferView=3,
+            componentType=pygltflib.UNSIGNED_INT,
+            count=len(indices),
+            type=pygltflib.SCALAR,
+            min=[int(indices.min())],
+            max=[int(indices.max())],
+        )
+    )
     blob += indices.tobytes()
     g.buffers.append(pygltflib.Buffer(byteLength=len(blob)))
     # White, non-metallic, fully rough: the vertex colours are the visible albedo.
-    g.materials.append(pygltflib.Material(
-        pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(baseColorFactor=[1.0, 1.0, 1.0, 1.0],
-                                                            metallicFactor=0.0, roughnessFactor=1.0)))
-    g.meshes.append(pygltflib.Mesh(primitives=[pygltflib.Primitive(
-        attributes=pygltflib.Attributes(POSITION=0, NORMAL=1, COLOR_0=2), indices=3,
-        material=0, mode=pygltflib.TRIANGLES)]))
+    g.materials.append(
+        pygltflib.Material(
+            pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+                baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=1.0
+            )
+        )
+    )
+    g.meshes.append(
+        pygltflib.Mesh(
+            primitives=[
+                pygltflib.Primitive(
+                    attributes=pygltflib.Attributes(POSITION=0, NORMAL=1, COLOR_0=2),
+                    indices=3,
+                    material=0,
+                    mode=pygltflib.TRIANGLES,
+                )
+            ]
+        )
+    )
     g.set_binary_blob(bytes(blob))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -245,10 +302,17 @@ def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
                 fh.write(part)
 
 
-def export_glb(density_fn: FieldFn, color_fn: FieldFn, path: str | os.PathLike, *, threshold: float,
-               resolution: int = 128, aabb: AABB | None = None, **kwargs) -> Mesh:
+def export_glb(
+    density_fn: FieldFn,
+    color_fn: FieldFn,
+    path: str | os.PathLike,
+    *,
+    threshold: float,
+    resolution: int = 128,
+    aabb: AABB | None = None,
+    **kwargs,
+) -> Mesh:
     """extract_mesh then write_glb; returns the mesh written. kwargs go to extract_mesh."""
-    mesh = extract_mesh(density_fn, color_fn, threshold=threshold, resolution=resolution,
-                        aabb=aabb, **kwargs)
+    mesh = extract_mesh(density_fn, color_fn, threshold=threshold, resolution=resolution, aabb=aabb, **kwargs)
     write_glb(mesh, path)
     return mesh

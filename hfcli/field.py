@@ -133,8 +133,9 @@ class _FusedField(torch.autograd.Function):
         ws, saved = rest[:n], rest[n:]
         planes_cl, grid_cl = ctx.channels_last
         encoding_grad = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
-        out = ctx.ops.field_backward(points, planes_cl, grid_cl, ctx.box, list(ws), list(saved), d_raw,
-                                     encoding_grad, "")
+        out = ctx.ops.field_backward(
+            points, planes_cl, grid_cl, ctx.box, list(ws), list(saved), d_raw, encoding_grad, ""
+        )
         d_planes = out[0].permute(0, 3, 1, 2) if encoding_grad else None
         d_grid = out[1].permute(3, 0, 1, 2)[None] if encoding_grad else None
         return (None, None, None, d_planes, d_grid, *out[2 : 2 + n], *out[2 + n :])

@@ -4,17 +4,17 @@ mesh (+ extras); export: any model's NeRF → mesh; render: any model's NeRF →
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import checkpoint as ckpt_io
 from .config import ExportConfig, MeshConfig, RenderConfig, validate
 from .export import write_glb
-from .studio.vocab import learned_shapes, unlearned_shape_note
 from .imageio import save_image, save_png
 from .model import PromptModel, load_scene, nerf_checkpoint
 from .outputs import scene_mesh, surface_threshold, turntable
 from .progress import Report, no_report
+from .studio.vocab import learned_shapes, unlearned_shape_note
 
 PREVIEW_RESOLUTION = 256
 
@@ -33,7 +33,7 @@ def generate_many(
     validate(cfg)
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
-    model.encoder  # load now, so per-prompt timings are the per-prompt work
+    _ = model.encoder  # load now, so per-prompt timings are the per-prompt work
     load_s = time.perf_counter() - start
     learned = learned_shapes(model.prompts)
     results = []
@@ -54,21 +54,23 @@ def generate_many(
         if preview is not None:
             save_png(turntable(scene, 1, PREVIEW_RESOLUTION)[0].numpy(), preview)
         t4 = time.perf_counter()
-        results.append({
-            "prompt": prompt,
-            "out": str(out),
-            "nerf": str(nerf) if nerf else None,
-            "preview": str(preview) if preview else None,
-            "faces": int(len(mesh.faces)),
-            "note": note,
-            "seconds": {
-                "load": round(load_s, 3) if n == 0 else 0.0,
-                "text": round(t1 - t0, 3),
-                "hypernet": round(t2 - t1, 3),
-                "mesh": round(t3 - t2, 3),
-                "write": round(t4 - t3, 3),
-            },
-        })
+        results.append(
+            {
+                "prompt": prompt,
+                "out": str(out),
+                "nerf": str(nerf) if nerf else None,
+                "preview": str(preview) if preview else None,
+                "faces": int(len(mesh.faces)),
+                "note": note,
+                "seconds": {
+                    "load": round(load_s, 3) if n == 0 else 0.0,
+                    "text": round(t1 - t0, 3),
+                    "hypernet": round(t2 - t1, 3),
+                    "mesh": round(t3 - t2, 3),
+                    "write": round(t4 - t3, 3),
+                },
+            }
+        )
         report("generating", n + 1, len(jobs), {})
     return results
 
@@ -101,5 +103,9 @@ def render_model(model_path, prompt: str | None, out: Path, cfg: RenderConfig) -
     scene, _ = load_scene(str(model_path), prompt)
     frames = [f.numpy() for f in turntable(scene, cfg.views, cfg.resolution)]
     save_image(frames if len(frames) > 1 else frames[0], out)
-    return {"out": str(out), "views": cfg.views, "resolution": cfg.resolution,
-            "seconds": round(time.perf_counter() - start, 3)}
+    return {
+        "out": str(out),
+        "views": cfg.views,
+        "resolution": cfg.resolution,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

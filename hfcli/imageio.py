@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 from PIL import Image
@@ -41,8 +42,15 @@ def save_gif(frames: Sequence[ImageLike], path: str | os.PathLike, fps: float = 
     images = [Image.fromarray(_to_uint8(f)[..., :3]) for f in frames]
     with atomic_path(path) as tmp:
         # loop=0 means forever; GIF delays are stored in centiseconds, so round to 10 ms.
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                       duration=max(20, int(round(100.0 / fps)) * 10), disposal=2)
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            loop=0,
+            duration=max(20, int(round(100.0 / fps)) * 10),
+            disposal=2,
+        )
 
 
 def save_image(frames_or_image: ImageLike | Sequence[ImageLike], path: str | os.PathLike) -> None:

@@ -18,8 +18,9 @@ from .text import check_prompt
 GIF_RESOLUTION = 192
 
 
-def interpolate(model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, cfg: InterpolateConfig,
-                report: Report = no_report) -> dict:
+def interpolate(
+    model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, cfg: InterpolateConfig, report: Report = no_report
+) -> dict:
     """Write frame_000.glb … and morph.gif into `out_dir`. t runs from 0 (prompt A) to 1 (prompt B)."""
     validate(cfg)
     check_prompt(prompt_a)
@@ -31,7 +32,7 @@ def interpolate(model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, c
     scenes = model.interpolate(prompt_a, prompt_b, ts)
     out_dir.mkdir(parents=True, exist_ok=True)
     meshes, images = [], []
-    for i, (t, scene) in enumerate(zip(ts, scenes)):
+    for i, scene in enumerate(scenes):
         path = out_dir / f"frame_{i:03d}.glb"
         write_glb(scene_mesh(scene, cfg.resolution), path)
         meshes.append(str(path))
@@ -41,5 +42,10 @@ def interpolate(model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, c
         report("interpolating", i + 1, frames, {})
     gif = out_dir / "morph.gif"
     save_gif(images + images[::-1][1:-1], gif)  # there and back, so the loop has no jump
-    return {"out_dir": str(out_dir), "frames": meshes, "gif": str(gif), "t": ts,
-            "seconds": round(time.perf_counter() - start, 2)}
+    return {
+        "out_dir": str(out_dir),
+        "frames": meshes,
+        "gif": str(gif),
+        "t": ts,
+        "seconds": round(time.perf_counter() - start, 2),
+    }

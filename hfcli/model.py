@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from . import checkpoint as ckpt_io
-from .errors import CheckpointError, HfcliError
 from .config import FieldConfig, HyperConfig
+from .errors import CheckpointError, HfcliError
 from .field import Field, MLPWeights
 from .hyper import HyperNet
 from .render.occupancy import OccupancyGrid
@@ -76,7 +76,7 @@ class PromptModel:
         self._encoder = encoder
 
     @classmethod
-    def from_checkpoint(cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None) -> "PromptModel":
+    def from_checkpoint(cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None) -> PromptModel:
         """`encoder`, when given, is shared (it must be the checkpoint's text encoder)."""
         hyper = hyper_from_config(ck.config)
         load_model_state(hyper, ck.tensors)
@@ -132,7 +132,9 @@ def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
     try:
         cfg = FieldConfig(**ck.config["field"])
         field = Field(cfg)
-        field.encoding.load_state_dict({k[len("encoding.") :]: v for k, v in ck.tensors.items() if k.startswith("encoding.")})
+        field.encoding.load_state_dict(
+            {k[len("encoding.") :]: v for k, v in ck.tensors.items() if k.startswith("encoding.")}
+        )
         n_layers = len(cfg.layer_shapes())
         weights = [(ck.tensors[f"mlp.{i}.weight"], ck.tensors[f"mlp.{i}.bias"]) for i in range(n_layers)]
         grid = new_grid()

@@ -83,5 +83,11 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.
     active = occupied_lattice(scene) if level > 2 * float(scene.grid.thresholds().max()) else None
-    return extract_mesh(scene.density, scene.albedo, threshold=level, resolution=resolution,
-                        smooth_voxels=MESH_SMOOTH_VOXELS, active=active)
+    return extract_mesh(
+        scene.density,
+        scene.albedo,
+        threshold=level,
+        resolution=resolution,
+        smooth_voxels=MESH_SMOOTH_VOXELS,
+        active=active,
+    )

@@ -30,7 +30,7 @@ class TokenStates:
     states: torch.Tensor
     mask: torch.Tensor
 
-    def select(self, idx: torch.Tensor | list[int]) -> "TokenStates":
+    def select(self, idx: torch.Tensor | list[int]) -> TokenStates:
         return TokenStates(self.states[idx], self.mask[idx])
 
 

@@ -16,7 +16,8 @@ def validate_glb(path: Path) -> dict:
     package = ROOT / ".tools" / "node_modules" / "gltf-validator"
     if node is None or not package.is_dir():
         pytest.skip("node or gltf-validator not installed: run `make tools`")
-    run = subprocess.run([node, str(ROOT / "tests" / "gltf_validate.mjs"), str(path)], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [node, str(ROOT / "tests" / "gltf_validate.mjs"), str(path)], capture_output=True, text=True, timeout=120
+    )
     assert run.stdout, run.stderr
     return json.loads(run.stdout)

@@ -21,8 +21,15 @@ CONFIG = {"field": SMALL_FIELD.to_dict(), "hyper": SMALL_HYPER.to_dict()}
 def _teacher(tmp_path, step=7):
     hyper = HyperNet(SMALL_FIELD, SMALL_HYPER)
     path = tmp_path / "t.safetensors"
-    ckpt = ck.Checkpoint("teacher", model_state(hyper), CONFIG, ["a red bowl"], "bundled:all-MiniLM-L6-v2", step=step,
-                         metrics={"psnr": 30.0})
+    ckpt = ck.Checkpoint(
+        "teacher",
+        model_state(hyper),
+        CONFIG,
+        ["a red bowl"],
+        "bundled:all-MiniLM-L6-v2",
+        step=step,
+        metrics={"psnr": 30.0},
+    )
     ck.save(ckpt, path)
     return hyper, path
 

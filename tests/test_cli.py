@@ -112,7 +112,9 @@ def test_empty_and_long_prompt_for_a_model(tmp_path, capsys, teacher):
 
 
 def test_threshold_above_every_density_has_no_surface(tmp_path, capsys, teacher):
-    _fails(capsys, ["export", teacher, "-p", "a red bowl", "--threshold", "1e6", "--out", tmp_path / "x.glb"], "no surface")
+    _fails(
+        capsys, ["export", teacher, "-p", "a red bowl", "--threshold", "1e6", "--out", tmp_path / "x.glb"], "no surface"
+    )
     assert not (tmp_path / "x.glb").exists()
 
 
@@ -122,20 +124,37 @@ def test_hub_commands_are_passed_on(capsys):
 
 
 def test_console_script_prints_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "hfcli.cli", "teach", str(tmp_path / "none.txt")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hfcli.cli", "teach", str(tmp_path / "none.txt")], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"error: no such prompt file: {tmp_path / 'none.txt'}"
 
 
 def test_studio_writes_a_nerf_synthetic_dataset(tmp_path):
-    from hfcli.imageio import load_png
     from PIL import Image
+
+    from hfcli.imageio import load_png
 
     prompts = _prompt_file(tmp_path, "a red chair\nBlue bowl.\n")
     out = tmp_path / "data"
     proc = subprocess.run(
-        [sys.executable, "-m", "hfcli.cli", "studio", str(prompts), "--out", str(out), "--views", "3", "--resolution", "32", "--json"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "hfcli.cli",
+            "studio",
+            str(prompts),
+            "--out",
+            str(out),
+            "--views",
+            "3",
+            "--resolution",
+            "32",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -40,8 +40,15 @@ def test_ray_aabb_hits_and_misses():
 def test_march_covers_the_box_contiguously():
     o = torch.tensor([[0.0, 0.0, -3.0]])
     d = torch.tensor([[0.0, 0.0, 1.0]])
-    idx, t0, t1 = rm.march(o, d, torch.zeros(1, dtype=torch.long), None, torch.tensor([-1.0, -1, -1, 1, 1, 1]), 0.1,
-                           jitter=torch.tensor([0.37]))
+    idx, t0, t1 = rm.march(
+        o,
+        d,
+        torch.zeros(1, dtype=torch.long),
+        None,
+        torch.tensor([-1.0, -1, -1, 1, 1, 1]),
+        0.1,
+        jitter=torch.tensor([0.37]),
+    )
     assert float(t0[0]) == 2.0 and math.isclose(float(t1[-1]), 4.0, rel_tol=1e-6)
     torch.testing.assert_close(t0[1:], t1[:-1])  # no gaps, no overlaps
     assert bool((idx == 0).all())

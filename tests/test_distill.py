@@ -31,7 +31,9 @@ def teachers(tmp_path_factory):
 def student(teachers, tmp_path_factory):
     seen = []
     out = tmp_path_factory.mktemp("student") / "student.safetensors"
-    report = distill(teachers, None, out, small_config(60, DistillConfig), report=lambda t, d, n, f: seen.append((t, f)))
+    report = distill(
+        teachers, None, out, small_config(60, DistillConfig), report=lambda t, d, n, f: seen.append((t, f))
+    )
     return out, report, seen
 
 
@@ -47,8 +49,21 @@ def test_distill_lowers_the_student_teacher_loss(teachers, student):
 
 def test_generate_from_a_model(teachers, tmp_path, capsys):
     out = tmp_path / "bowl.glb"
-    rc = run(["generate", "a red bowl", "--model", str(teachers[0]), "--out", str(out), "--resolution", "48",
-              "--preview", str(tmp_path / "p.png"), "--json"])
+    rc = run(
+        [
+            "generate",
+            "a red bowl",
+            "--model",
+            str(teachers[0]),
+            "--out",
+            str(out),
+            "--resolution",
+            "48",
+            "--preview",
+            str(tmp_path / "p.png"),
+            "--json",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["out"] == str(out) and out.stat().st_size > 1000 and (tmp_path / "p.png").exists()
@@ -56,8 +71,20 @@ def test_generate_from_a_model(teachers, tmp_path, capsys):
 
     prompts = tmp_path / "p.txt"
     prompts.write_text("a red bowl\na pink bowl\n")
-    rc = run(["generate", "--prompts", str(prompts), "--model", str(teachers[0]), "--out-dir", str(tmp_path / "many"),
-              "--resolution", "48", "--json"])
+    rc = run(
+        [
+            "generate",
+            "--prompts",
+            str(prompts),
+            "--model",
+            str(teachers[0]),
+            "--out-dir",
+            str(tmp_path / "many"),
+            "--resolution",
+            "48",
+            "--json",
+        ]
+    )
     assert rc == 0
     assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["a_pink_bowl.glb", "a_red_bowl.glb"]
 
@@ -138,8 +165,22 @@ def test_interpolate_command_writes_frames_and_gif(teachers, tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "morph"
-    rc = run(["interpolate", "a red bowl", "a pink bowl", "--model", str(teachers[0]), "--frames", "3",
-              "--out", str(out), "--resolution", "32", "--json"])
+    rc = run(
+        [
+            "interpolate",
+            "a red bowl",
+            "a pink bowl",
+            "--model",
+            str(teachers[0]),
+            "--frames",
+            "3",
+            "--out",
+            str(out),
+            "--resolution",
+            "32",
+            "--json",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["frame_000.glb", "frame_001.glb", "frame_002.glb", "morph.gif"]
     assert Image.open(out / "morph.gif").n_frames == 4  # there and back
@@ -174,8 +215,19 @@ def test_generate_without_model_uses_the_bundled_one(student, tmp_path, monkeypa
 
 
 def test_generate_notes_a_shape_the_model_never_learned(teachers, tmp_path, capsys):
-    rc = run(["generate", "a green mug", "--model", str(teachers[0]), "--out", str(tmp_path / "m.glb"),
-              "--resolution", "32", "--json"])
+    rc = run(
+        [
+            "generate",
+            "a green mug",
+            "--model",
+            str(teachers[0]),
+            "--out",
+            str(tmp_path / "m.glb"),
+            "--resolution",
+            "32",
+            "--json",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "names none of the shapes this model learned (bowl)" in captured.err

@@ -15,7 +15,7 @@ from hfcli.export import Mesh, export_glb, extract_mesh, write_glb
 from hfcli.imageio import load_png, save_image, save_png
 from tests.gltf_check import validate_glb
 
-CENTRE = torch.tensor([0.3, -0.2, 0.1])   # distinct per axis, so an axis swap moves the mesh
+CENTRE = torch.tensor([0.3, -0.2, 0.1])  # distinct per axis, so an axis swap moves the mesh
 RADIUS = 0.5
 RES = 48
 VOXEL = 2.0 / (RES - 1)
@@ -39,6 +39,7 @@ def sphere() -> Mesh:
 
 # ───────────────────────────── extraction ─────────────────────────────
 
+
 def test_sphere_geometry(sphere: Mesh):
     v, f = sphere.vertices.astype(np.float64), sphere.faces
     assert sphere.vertices.dtype == np.float32 and f.dtype == np.uint32
@@ -49,7 +50,7 @@ def test_sphere_geometry(sphere: Mesh):
     np.testing.assert_allclose(v.max(0) - v.min(0), 2 * RADIUS, atol=VOXEL)
     tm = trimesh.Trimesh(v, f.astype(np.int64), process=False)
     assert tm.is_watertight and tm.is_winding_consistent
-    assert tm.volume == pytest.approx(4 / 3 * np.pi * RADIUS ** 3, rel=0.03)  # > 0: CCW outside
+    assert tm.volume == pytest.approx(4 / 3 * np.pi * RADIUS**3, rel=0.03)  # > 0: CCW outside
     assert len(np.unique(f)) == len(v)  # no unreferenced vertices
 
 
@@ -124,6 +125,7 @@ def test_no_surface_raises(value):
 
 
 # ───────────────────────────── glTF ─────────────────────────────
+
 
 def test_glb_read_back_by_trimesh(sphere: Mesh, tmp_path):
     path = tmp_path / "sphere.glb"
@@ -204,6 +206,7 @@ def test_khronos_validator(sphere: Mesh, tmp_path):
 
 
 # ───────────────────────────── images ─────────────────────────────
+
 
 def test_png_round_trip_and_strip(tmp_path):
     img = torch.rand(5, 7, 3)

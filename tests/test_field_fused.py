@@ -112,7 +112,9 @@ def test_a_box_of_its_own_matches_the_reference(ops):
     w64 = [(w.double().requires_grad_(), b.double().requires_grad_()) for w, b in weights]
     ref_raw = mlp(f64.encoding.reference(pts.double()), w64)
     d_raw = torch.randn(ref_raw.shape, generator=torch.Generator().manual_seed(18), dtype=torch.float64)
-    ref = torch.autograd.grad(ref_raw, [f64.encoding.planes, f64.encoding.grid] + [t for pair in w64 for t in pair], d_raw)
+    ref = torch.autograd.grad(
+        ref_raw, [f64.encoding.planes, f64.encoding.grid] + [t for pair in w64 for t in pair], d_raw
+    )
     n = len(weights)
     default_box = fused(ops, scene(SHAPES["ragged"], seed=16)[0], weights, pts, "")[0]
     assert (default_box.double() - ref_raw).abs().max() > 0.1  # the box matters to these points
@@ -125,7 +127,9 @@ def test_a_box_of_its_own_matches_the_reference(ops):
         got = [out[0].permute(0, 3, 1, 2), out[1].permute(3, 0, 1, 2)[None]]
         got += [t for pair in zip(out[2 : 2 + n], out[2 + n :]) for t in pair]
         for g, r in zip(got, ref):
-            assert (g.double() - r).abs().max().item() <= 1e-5 * max(r.abs().max().item(), 1.0), f"instruction set {isa}"
+            assert (g.double() - r).abs().max().item() <= 1e-5 * max(r.abs().max().item(), 1.0), (
+                f"instruction set {isa}"
+            )
 
 
 def test_gradient_matches_finite_differences(ops):
@@ -138,7 +142,10 @@ def test_gradient_matches_finite_differences(ops):
     features = field.encoding.reference(pts).detach().double()
 
     def loss(eps: float) -> float:
-        moved = [(w.double() + eps * dw.double(), b.double() + eps * db.double()) for (w, b), (dw, db) in zip(weights, direction)]
+        moved = [
+            (w.double() + eps * dw.double(), b.double() + eps * db.double())
+            for (w, b), (dw, db) in zip(weights, direction)
+        ]
         return float((mlp(features, moved) * d_raw.double()).sum())
 
     eps = 1e-6  # small enough that no pre-activation crosses a ReLU kink
@@ -147,7 +154,9 @@ def test_gradient_matches_finite_differences(ops):
     planes, grid = channels_last(field)
     out = ops.field_backward(pts, planes, grid, BOX, [w for w, _ in weights], saved, d_raw, False, "")
     n = len(weights)
-    analytic = sum(float((dw * g).sum() + (db * gb).sum()) for (dw, db), g, gb in zip(direction, out[2 : 2 + n], out[2 + n :]))
+    analytic = sum(
+        float((dw * g).sum() + (db * gb).sum()) for (dw, db), g, gb in zip(direction, out[2 : 2 + n], out[2 + n :])
+    )
     assert abs(numeric - analytic) <= 1e-4 * abs(analytic)
 
 

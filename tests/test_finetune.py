@@ -14,8 +14,15 @@ from tests.test_sd import tiny_sd  # noqa: F401  (the session fixture)
 def _small(target: float, steps: int = 60) -> FinetuneConfig:
     loop = FinetuneConfig().loop
     loop.steps = steps
-    return FinetuneConfig(loop=loop, guidance="studio", rays_per_step=1024, pool_rays=1 << 13, target_psnr=target,
-                          check_every=5, check_resolution=32)
+    return FinetuneConfig(
+        loop=loop,
+        guidance="studio",
+        rays_per_step=1024,
+        pool_rays=1 << 13,
+        target_psnr=target,
+        check_every=5,
+        check_resolution=32,
+    )
 
 
 def test_prediction_starts_closer_to_the_target_than_scratch():
@@ -31,8 +38,21 @@ def test_prediction_starts_closer_to_the_target_than_scratch():
 
 def test_cli_finetune_with_sd_writes_a_nerf_that_exports(tiny_sd, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "mug.safetensors"
-    argv = ["finetune", "a ceramic mug", "--guidance", "sd", "--sd-model", str(tiny_sd), "--steps", "2",
-            "--device", "cpu", "--out", str(out), "--json"]
+    argv = [
+        "finetune",
+        "a ceramic mug",
+        "--guidance",
+        "sd",
+        "--sd-model",
+        str(tiny_sd),
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--json",
+    ]
     assert run(argv) == 0, capsys.readouterr().err
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["guidance"] == "sd" and result["steps"] == 2 and result["start"] == "model"
@@ -51,15 +71,18 @@ def _fails(capsys, argv, *fragments):
         assert fragment in err, err
 
 
-@pytest.mark.parametrize("argv, fragments", [
-    (["a red mug", "--sd-model", "/no/such/dir"], ["no such directory", "hf download"]),
-    (["a red mug", "--sd-model", "some-org/not-cached"], ["hf download some-org/not-cached"]),
-    (["   ", "--guidance", "studio"], ["empty prompt"]),
-    (["a fluffy dragon", "--guidance", "studio"], ["'fluffy'", "'dragon'"]),
-    (["a fluffy dragon"], ["'dragon'", "hf download stabilityai/stable-diffusion-2-1-base"]),
-    (["a red mug", "--guidance", "sd"], ["needs --sd-model"]),
-    (["a red mug", "--target-psnr", "30", "--steps", "0"], ["--steps must be at least 1"]),
-])
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["a red mug", "--sd-model", "/no/such/dir"], ["no such directory", "hf download"]),
+        (["a red mug", "--sd-model", "some-org/not-cached"], ["hf download some-org/not-cached"]),
+        (["   ", "--guidance", "studio"], ["empty prompt"]),
+        (["a fluffy dragon", "--guidance", "studio"], ["'fluffy'", "'dragon'"]),
+        (["a fluffy dragon"], ["'dragon'", "hf download stabilityai/stable-diffusion-2-1-base"]),
+        (["a red mug", "--guidance", "sd"], ["needs --sd-model"]),
+        (["a red mug", "--target-psnr", "30", "--steps", "0"], ["--steps must be at least 1"]),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, capsys, argv, fragments):
     _fails(capsys, ["finetune", *argv, "--out", tmp_path / "x.safetensors"], *fragments)
     assert not (tmp_path / "x.safetensors").exists()
@@ -67,7 +90,13 @@ def test_bad_input_is_one_line(tmp_path, capsys, argv, fragments):
 
 def test_bad_sd_model_directories(tiny_sd, tmp_path, capsys):  # noqa: F811
     (tmp_path / "notsd").mkdir()
-    _fails(capsys, ["finetune", "a red mug", "--sd-model", tmp_path / "notsd", "--out", tmp_path / "x.safetensors"],
-           "not a diffusers pipeline directory")
-    _fails(capsys, ["finetune", "a red mug", "--sd-model", tiny_sd, "--target-psnr", "30", "--out", tmp_path / "x.safetensors"],
-           "--target-psnr needs studio guidance")
+    _fails(
+        capsys,
+        ["finetune", "a red mug", "--sd-model", tmp_path / "notsd", "--out", tmp_path / "x.safetensors"],
+        "not a diffusers pipeline directory",
+    )
+    _fails(
+        capsys,
+        ["finetune", "a red mug", "--sd-model", tiny_sd, "--target-psnr", "30", "--out", tmp_path / "x.safetensors"],
+        "--target-psnr needs studio guidance",
+    )

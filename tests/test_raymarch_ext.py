@@ -75,6 +75,7 @@ def march_both(ops, o, d, scenes, grid, step=RENDER_STEP, jitter=None, device="c
 
 # ───────────────────────────── marching ─────────────────────────────
 
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["random", "sparse", "ball", "full", "empty", None])
 @pytest.mark.parametrize("jittered", [False, True])
@@ -107,6 +108,7 @@ def test_march_edge_cases(ops):
 
 
 # ───────────────────────────── compositing ─────────────────────────────
+
 
 def packed_samples(n_rays: int, seed: int, dtype=torch.float64, long_ray: int = 0):
     """Random packs: empty rays, single-sample rays, opaque rays that terminate early, and
@@ -141,7 +143,11 @@ def test_composite_matches_the_reference(ops, request, device):
 def test_composite_gradients_match_autograd_and_finite_differences(ops):
     sigmas, rgbs, idx, t0, t1 = packed_samples(40, seed=6)
     sigmas.requires_grad_(), rgbs.requires_grad_()
-    weights = [torch.randn(40, 3, dtype=torch.float64), torch.randn(40, dtype=torch.float64), torch.randn(40, dtype=torch.float64)]
+    weights = [
+        torch.randn(40, 3, dtype=torch.float64),
+        torch.randn(40, dtype=torch.float64),
+        torch.randn(40, dtype=torch.float64),
+    ]
 
     def loss(fn, s, c):
         rgb, opacity, depth = fn(s, c)
@@ -160,7 +166,10 @@ def test_composite_gradients_match_autograd_and_finite_differences(ops):
     keep = clear[idx]
     s, c, i, a, b = sigmas.detach()[keep], rgbs.detach()[keep], idx[keep], t0[keep], t1[keep]
     assert torch.autograd.gradcheck(
-        lambda s_, c_: rx.composite(ops, s_, c_, i, a, b, 40), (s.requires_grad_(), c.requires_grad_()), eps=1e-6, atol=1e-6
+        lambda s_, c_: rx.composite(ops, s_, c_, i, a, b, 40),
+        (s.requires_grad_(), c.requires_grad_()),
+        eps=1e-6,
+        atol=1e-6,
     )
 
 
@@ -177,11 +186,14 @@ def test_terminated_samples_get_no_gradient(ops):
 
 # ───────────────────────────── the renderer ─────────────────────────────
 
+
 def tiny_scene(seed: int = 0):
     torch.manual_seed(seed)
     field = Field(TINY)
     gen = torch.Generator().manual_seed(seed)
-    weights = [(torch.randn(o, i, generator=gen) * 0.8, torch.randn(o, generator=gen) * 0.3) for o, i in TINY.layer_shapes()]
+    weights = [
+        (torch.randn(o, i, generator=gen) * 0.8, torch.randn(o, generator=gen) * 0.3) for o, i in TINY.layer_shapes()
+    ]
     return field, weights
 
 
@@ -233,7 +245,7 @@ def test_grid_update_matches_the_reference(ops):
     grids = {}
     for name in ("torch", "cpp"):
         grid = new_grid(2, 16)
-        render_with(name, lambda: [grid.update(density, torch.Generator().manual_seed(11)) for _ in range(3)])
+        render_with(name, lambda grid=grid: [grid.update(density, torch.Generator().manual_seed(11)) for _ in range(3)])
         grids[name] = grid
     assert torch.equal(grids["torch"].ema, grids["cpp"].ema)
     assert torch.equal(grids["torch"].occupied, grids["cpp"].occupied)
@@ -248,6 +260,7 @@ def test_bitfield_packs_cells_in_c_order():
 
 
 # ───────────────────────────── choosing and building ─────────────────────────────
+
 
 def test_backend_choice_and_environment(monkeypatch, ops):
     monkeypatch.setenv(backend.ENV_VAR, "torch")
@@ -275,7 +288,9 @@ def test_a_failed_build_falls_back_with_one_warning(monkeypatch, ops):
             assert backend.ops_for(torch.device("cpu")) is None
             field, weights = tiny_scene()
             o, d = random_rays(64)
-            out = render_rays(lambda p, s: field.query(p, weights), o, d, torch.zeros(64, dtype=torch.long), None, torch.ones(3))
+            out = render_rays(
+                lambda p, s: field.query(p, weights), o, d, torch.zeros(64, dtype=torch.long), None, torch.ones(3)
+            )
         assert len(caught) == 1 and "no compiler found" in str(caught[0].message)
         assert torch.isfinite(out.rgb).all()
     finally:
@@ -298,8 +313,8 @@ def test_cuda_sources_compile_with_nvcc(tmp_path):
     assert (tmp_path / "raymarch_cuda.o").stat().st_size > 0
 
 
-
 # ───────────────────────────── the field's encoding ─────────────────────────────
+
 
 def encoding_points(n: int, seed: int, dtype) -> torch.Tensor:
     """Inside the box, on its faces and corners, and outside it (clamped to the faces)."""
@@ -365,8 +380,17 @@ def test_render_of_no_rays(ops, grad):
     field, weights = tiny_scene()
     none = torch.zeros(0, 3)
     with torch.set_grad_enabled(grad):
-        out = render_with("cpp", lambda: render_rays(lambda p, s: field.query(p, weights), none, none,
-                                                     torch.zeros(0, dtype=torch.long), grid_of("ball", 1), torch.ones(3)))
+        out = render_with(
+            "cpp",
+            lambda: render_rays(
+                lambda p, s: field.query(p, weights),
+                none,
+                none,
+                torch.zeros(0, dtype=torch.long),
+                grid_of("ball", 1),
+                torch.ones(3),
+            ),
+        )
     assert out.rgb.shape == (0, 3) and out.n_samples == 0
 
 

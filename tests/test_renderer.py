@@ -3,10 +3,10 @@
 import torch
 
 from hfcli.field import Field, FieldConfig
-from hfcli.studio.truth import scene_query
 from hfcli.model import fresh_grid
 from hfcli.render import cameras as cams
 from hfcli.render.renderer import render_rays
+from hfcli.studio.truth import scene_query
 
 TINY = FieldConfig(plane_res=4, plane_features=2, grid_res=2, grid_features=2, hidden=6, n_hidden=1, sigma_shift=0.0)
 
@@ -20,7 +20,10 @@ def test_render_gradients_match_finite_differences():
     field = Field(TINY).double()
     gen = torch.Generator().manual_seed(0)
     weights = [
-        (torch.randn(o, i, generator=gen, dtype=torch.float64) * 0.5, torch.randn(o, generator=gen, dtype=torch.float64) * 0.1)
+        (
+            torch.randn(o, i, generator=gen, dtype=torch.float64) * 0.5,
+            torch.randn(o, generator=gen, dtype=torch.float64) * 0.1,
+        )
         for o, i in TINY.layer_shapes()
     ]
     rays_o, rays_d = _rays(6, dtype=torch.float64)
@@ -28,7 +31,6 @@ def test_render_gradients_match_finite_differences():
     bg = torch.ones(3, dtype=torch.float64)
     planes = field.encoding.planes.detach().clone().requires_grad_()
     w_last = weights[-1][0].clone().requires_grad_()
-
 
     def render(p, w):
         enc = field.encoding

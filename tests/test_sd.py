@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hfcli.errors import HfcliError
 from hfcli.config import SDConfig
+from hfcli.errors import HfcliError
 from hfcli.guidance.sd import SDGuidance, load_pipeline, resolve_model_dir, view_index
 from tests.tiny_sd import build_tiny_pipeline
 
@@ -114,6 +114,7 @@ def test_teach_with_sd_trains_the_hypernetwork(tiny_sd, tmp_path):
         nonlocal before
         if task == "training" and before is None:
             before = figures
+
     report = teach(prompts, out, cfg, report=seen)
     assert report["guidance"] == "sd" and report["steps"] == 3 and report["psnr"] is None
     assert "sds_grad" in before and before["sds_grad"] > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -25,13 +25,13 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _grid() -> torch.Tensor:
     ax = torch.linspace(-GRID_HALF, GRID_HALF, GRID_N)
     return torch.stack(torch.meshgrid(ax, ax, ax, indexing="ij"), -1).reshape(-1, 3)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _grid_sdf(shape: str) -> tuple[torch.Tensor, torch.Tensor]:
     return shape_sdf(shape, _grid())
 
@@ -100,69 +100,111 @@ _MUG_X = -0.155
 PROBES: dict[str, list[tuple[tuple[float, float, float], str, float | None]]] = {
     "chair": [
         *[((sx * 0.35, -0.6, sz * 0.35), "in", 1.0) for sx in (-1, 1) for sz in (-1, 1)],
-        ((0.0, -0.1, 0.0), "in", 0.0), ((0.0, 0.5, -0.37), "in", 0.0),  # seat, back
-        ((0.0, -0.5, 0.0), "out", None), ((0.0, 0.4, 0.0), "out", None), ((0.0, 0.4, 0.3), "out", None),
+        ((0.0, -0.1, 0.0), "in", 0.0),
+        ((0.0, 0.5, -0.37), "in", 0.0),  # seat, back
+        ((0.0, -0.5, 0.0), "out", None),
+        ((0.0, 0.4, 0.0), "out", None),
+        ((0.0, 0.4, 0.3), "out", None),
     ],
     "pot": [
-        ((0.0, 0.0, 0.62), "in", 0.0), ((0.0, -0.4, 0.2), "in", 0.0), ((0.0, 0.3, -0.62), "in", 0.0),
-        ((0.74, 0.17, 0.0), "in", 1.0), ((-0.74, 0.17, 0.0), "in", 1.0),  # handles
-        ((0.0, 0.0, 0.0), "out", None), ((0.0, -0.3, 0.0), "out", None), ((0.0, 0.5, 0.0), "out", None),
+        ((0.0, 0.0, 0.62), "in", 0.0),
+        ((0.0, -0.4, 0.2), "in", 0.0),
+        ((0.0, 0.3, -0.62), "in", 0.0),
+        ((0.74, 0.17, 0.0), "in", 1.0),
+        ((-0.74, 0.17, 0.0), "in", 1.0),  # handles
+        ((0.0, 0.0, 0.0), "out", None),
+        ((0.0, -0.3, 0.0), "out", None),
+        ((0.0, 0.5, 0.0), "out", None),
     ],
     "toaster": [
-        ((0.0, -0.3, 0.0), "in", 0.0), ((0.68, 0.0, 0.0), "in", 1.0),  # body, lever
+        ((0.0, -0.3, 0.0), "in", 0.0),
+        ((0.68, 0.0, 0.0), "in", 1.0),  # body, lever
         ((0.0, 0.25, 0.0), "in", 1.0),  # the wall between the slots is slot-coloured
-        ((0.0, 0.2, 0.14), "out", None), ((0.3, 0.2, -0.14), "out", None), ((0.0, 0.5, 0.0), "out", None),
+        ((0.0, 0.2, 0.14), "out", None),
+        ((0.3, 0.2, -0.14), "out", None),
+        ((0.0, 0.5, 0.0), "out", None),
     ],
     "bench": [
         *[((sx * 0.66, -0.3, 0.04 + sz * 0.16), "in", 1.0) for sx in (-1, 1) for sz in (-1, 1)],
-        ((0.75, 0.0, 0.04), "in", 0.0), ((0.0, 0.4, -0.24), "in", 0.0),  # long seat, back
-        ((0.0, -0.3, 0.04), "out", None), ((0.0, 0.25, 0.1), "out", None),
+        ((0.75, 0.0, 0.04), "in", 0.0),
+        ((0.0, 0.4, -0.24), "in", 0.0),  # long seat, back
+        ((0.0, -0.3, 0.04), "out", None),
+        ((0.0, 0.25, 0.1), "out", None),
     ],
     "stool": [
-        ((0.0, 0.7, 0.0), "in", 0.0), ((0.3, 0.7, 0.0), "in", 0.0),  # round seat
-        *[((sx * _STOOL_LEG_R0 * 0.7071, 0.0, sz * _STOOL_LEG_R0 * 0.7071), "in", 1.0)
-          for sx in (-1, 1) for sz in (-1, 1)],
-        ((0.0, 0.0, 0.0), "out", None), ((0.0, 0.3, 0.0), "out", None), ((0.35, 0.7, 0.35), "out", None),
+        ((0.0, 0.7, 0.0), "in", 0.0),
+        ((0.3, 0.7, 0.0), "in", 0.0),  # round seat
+        *[
+            ((sx * _STOOL_LEG_R0 * 0.7071, 0.0, sz * _STOOL_LEG_R0 * 0.7071), "in", 1.0)
+            for sx in (-1, 1)
+            for sz in (-1, 1)
+        ],
+        ((0.0, 0.0, 0.0), "out", None),
+        ((0.0, 0.3, 0.0), "out", None),
+        ((0.35, 0.7, 0.35), "out", None),
     ],
     "bowl": [
-        ((0.509, -0.038, 0.0), "in", 0.0), ((0.0, -0.22, 0.0), "in", 0.0),  # wall, bottom
-        ((0.0, -0.13, 0.0), "out", None), ((0.0, 0.2, 0.0), "out", None), ((0.0, 0.45, 0.0), "out", None),
+        ((0.509, -0.038, 0.0), "in", 0.0),
+        ((0.0, -0.22, 0.0), "in", 0.0),  # wall, bottom
+        ((0.0, -0.13, 0.0), "out", None),
+        ((0.0, 0.2, 0.0), "out", None),
+        ((0.0, 0.45, 0.0), "out", None),
     ],
     "vase": [
-        ((0.513, -0.26, 0.0), "in", 0.0), ((0.0, 0.5, 0.165), "in", 0.0), ((0.0, -0.72, 0.0), "in", 0.0),
-        ((0.0, -0.25, 0.0), "out", None), ((0.0, 0.5, 0.0), "out", None),  # hollow, open neck
-        ((0.4, 0.45, 0.0), "out", None), ((0.0, 0.78, 0.0), "out", None),  # narrow neck, open top
+        ((0.513, -0.26, 0.0), "in", 0.0),
+        ((0.0, 0.5, 0.165), "in", 0.0),
+        ((0.0, -0.72, 0.0), "in", 0.0),
+        ((0.0, -0.25, 0.0), "out", None),
+        ((0.0, 0.5, 0.0), "out", None),  # hollow, open neck
+        ((0.4, 0.45, 0.0), "out", None),
+        ((0.0, 0.78, 0.0), "out", None),  # narrow neck, open top
     ],
     "skateboard": [
-        ((0.0, 0.04, 0.0), "in", 0.0), ((0.72, 0.123, 0.0), "in", 0.0),  # deck, kicked-up tail
+        ((0.0, 0.04, 0.0), "in", 0.0),
+        ((0.72, 0.123, 0.0), "in", 0.0),  # deck, kicked-up tail
         *[((sx * 0.5, -0.14, sz * 0.15), "in", 1.0) for sx in (-1, 1) for sz in (-1, 1)],  # wheels
-        ((0.72, 0.04, 0.0), "out", None), ((0.0, -0.14, 0.0), "out", None), ((0.0, 0.04, 0.3), "out", None),
+        ((0.72, 0.04, 0.0), "out", None),
+        ((0.0, -0.14, 0.0), "out", None),
+        ((0.0, 0.04, 0.3), "out", None),
     ],
     "knife": [
-        ((0.2, 0.0, 0.0), "in", 0.0), ((-0.5, 0.03, 0.0), "in", 1.0),  # blade, handle
-        ((0.7, -0.1, 0.0), "out", None), ((0.2, 0.0, 0.1), "out", None), ((0.2, 0.3, 0.0), "out", None),
+        ((0.2, 0.0, 0.0), "in", 0.0),
+        ((-0.5, 0.03, 0.0), "in", 1.0),  # blade, handle
+        ((0.7, -0.1, 0.0), "out", None),
+        ((0.2, 0.0, 0.1), "out", None),
+        ((0.2, 0.3, 0.0), "out", None),
     ],
     "plate": [
-        ((0.0, -0.05, 0.0), "in", 0.0), ((0.71, 0.06, 0.0), "in", 1.0),  # well, raised rim
-        ((0.0, 0.05, 0.0), "out", None), ((0.0, -0.15, 0.0), "out", None),
+        ((0.0, -0.05, 0.0), "in", 0.0),
+        ((0.71, 0.06, 0.0), "in", 1.0),  # well, raised rim
+        ((0.0, 0.05, 0.0), "out", None),
+        ((0.0, -0.15, 0.0), "out", None),
     ],
     "mug": [
-        ((_MUG_X, 0.0, 0.46), "in", 0.0), ((_MUG_X, -0.68, 0.0), "in", 0.0),  # wall, bottom
+        ((_MUG_X, 0.0, 0.46), "in", 0.0),
+        ((_MUG_X, -0.68, 0.0), "in", 0.0),  # wall, bottom
         ((_MUG_X + 0.76, 0.0, 0.0), "in", 1.0),  # handle
-        ((_MUG_X, 0.0, 0.0), "out", None), ((_MUG_X + 0.61, 0.0, 0.0), "out", None),  # cup, handle hole
+        ((_MUG_X, 0.0, 0.0), "out", None),
+        ((_MUG_X + 0.61, 0.0, 0.0), "out", None),  # cup, handle hole
     ],
     "table": [
         ((0.0, 0.42, 0.0), "in", 0.0),
         *[((sx * 0.68, 0.0, sz * 0.43), "in", 1.0) for sx in (-1, 1) for sz in (-1, 1)],
-        ((0.0, 0.0, 0.0), "out", None), ((0.0, 0.6, 0.0), "out", None),
+        ((0.0, 0.0, 0.0), "out", None),
+        ((0.0, 0.6, 0.0), "out", None),
     ],
     "lamp": [
-        ((0.0, -0.2, 0.0), "in", 1.0), ((0.25, -0.76, 0.0), "in", 1.0), ((0.36, 0.49, 0.0), "in", 0.0),
-        ((0.3, -0.2, 0.0), "out", None), ((0.0, 0.6, 0.0), "out", None),  # beside stem, in the shade
+        ((0.0, -0.2, 0.0), "in", 1.0),
+        ((0.25, -0.76, 0.0), "in", 1.0),
+        ((0.36, 0.49, 0.0), "in", 0.0),
+        ((0.3, -0.2, 0.0), "out", None),
+        ((0.0, 0.6, 0.0), "out", None),  # beside stem, in the shade
     ],
     "donut": [
-        ((0.52, 0.2, 0.0), "in", 0.0), ((0.0, -0.2, -0.52), "in", 1.0),  # icing on top, dough below
-        ((0.0, 0.0, 0.0), "out", None), ((0.52, 0.35, 0.0), "out", None),
+        ((0.52, 0.2, 0.0), "in", 0.0),
+        ((0.0, -0.2, -0.52), "in", 1.0),  # icing on top, dough below
+        ((0.0, 0.0, 0.0), "out", None),
+        ((0.52, 0.35, 0.0), "out", None),
     ],
 }
 

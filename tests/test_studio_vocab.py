@@ -8,8 +8,16 @@ import pytest
 
 from hfcli.errors import PromptError
 from hfcli.studio.vocab import (
-    COLOURS, OOD_SHAPES, SHAPES, StudioPrompt, heldout_colours, heldout_prompts, ood_prompts,
-    parse_prompt, teacher_colours, train_prompts,
+    COLOURS,
+    OOD_SHAPES,
+    SHAPES,
+    StudioPrompt,
+    heldout_colours,
+    heldout_prompts,
+    ood_prompts,
+    parse_prompt,
+    teacher_colours,
+    train_prompts,
 )
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -61,29 +69,43 @@ def test_colours_are_distinct_and_not_white():
     assert all(0.0 <= v <= 1.0 for rgb in rgbs for v in rgb)
     for i, a in enumerate(rgbs):
         assert sum((x - 1.0) ** 2 for x in a) ** 0.5 > 0.3, "too close to the white background"
-        for b in rgbs[i + 1:]:
+        for b in rgbs[i + 1 :]:
             assert sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5 > 0.2
 
 
 # ----------------------------------------------------------------------------- parser
 
 
-@pytest.mark.parametrize("text", [
-    "a red chair", "Red chair.", "a chair, red", "CHAIR red", "red chairs", "The chair in red!",
-    "a 3D model of a red chair", "a red-coloured chair", "  a   red\tchair  ", "chair, red, chair",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a red chair",
+        "Red chair.",
+        "a chair, red",
+        "CHAIR red",
+        "red chairs",
+        "The chair in red!",
+        "a 3D model of a red chair",
+        "a red-coloured chair",
+        "  a   red\tchair  ",
+        "chair, red, chair",
+    ],
+)
 def test_parser_is_forgiving(text):
     assert parse_prompt(text) == StudioPrompt("chair", "red")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("benches in blue", StudioPrompt("bench", "blue")),
-    ("two knives"[4:] + " pink", StudioPrompt("knife", "pink")),
-    ("a pink doughnut", StudioPrompt("donut", "pink")),
-    ("an orange skate board", StudioPrompt("skateboard", "orange")),
-    ("a mint-green vase", StudioPrompt("vase", "mint")),
-    ("A GREEN MUG", StudioPrompt("mug", "green")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("benches in blue", StudioPrompt("bench", "blue")),
+        ("two knives"[4:] + " pink", StudioPrompt("knife", "pink")),
+        ("a pink doughnut", StudioPrompt("donut", "pink")),
+        ("an orange skate board", StudioPrompt("skateboard", "orange")),
+        ("a mint-green vase", StudioPrompt("vase", "mint")),
+        ("A GREEN MUG", StudioPrompt("mug", "green")),
+    ],
+)
 def test_parser_plurals_synonyms_and_ood_shapes(text, expected):
     assert parse_prompt(text) == expected
 
@@ -94,18 +116,21 @@ def test_canonical_prompts_round_trip():
     assert StudioPrompt("chair", "yellow").text == "a yellow chair"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", ["empty"]),
-    ("   .  ", ["empty"]),
-    ("a red " + "very " * 300 + "chair", ["1000"]),
-    ("a red thing", ["no shape", "'thing'", "chair", "pot"]),
-    ("a chair", ["no colour", "yellow"]),
-    ("a fluffy wooden chair", ["'fluffy'", "'wooden'"]),
-    ("a fluffy red chair", ["did not understand 'fluffy'"]),
-    ("a red chair and a blue pot", ["'chair'", "'pot'"]),
-    ("a red blue chair", ["'red'", "'blue'"]),
-    ("a grey seat", ["'grey'", "'seat'"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", ["empty"]),
+        ("   .  ", ["empty"]),
+        ("a red " + "very " * 300 + "chair", ["1000"]),
+        ("a red thing", ["no shape", "'thing'", "chair", "pot"]),
+        ("a chair", ["no colour", "yellow"]),
+        ("a fluffy wooden chair", ["'fluffy'", "'wooden'"]),
+        ("a fluffy red chair", ["did not understand 'fluffy'"]),
+        ("a red chair and a blue pot", ["'chair'", "'pot'"]),
+        ("a red blue chair", ["'red'", "'blue'"]),
+        ("a grey seat", ["'grey'", "'seat'"]),
+    ],
+)
 def test_parser_errors_name_the_problem(text, words):
     with pytest.raises(PromptError) as info:
         parse_prompt(text)

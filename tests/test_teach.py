@@ -57,6 +57,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, m
         def progress(step, total, figures):
             if step == 21:
                 raise KeyboardInterrupt  # after the save at step 20 (save_every = 10)
+
         return run(self, progress, on_save, stop)
 
     monkeypatch.setattr(loop.Trainer, "run", killed_after_step_20)
@@ -106,7 +107,10 @@ def test_baked_nerf_meshes_and_renders_like_its_teacher(taught, tmp_path):
     out, _, _ = taught
     nerf = tmp_path / "red_bowl.safetensors"
     common = ["--resolution", "48"]
-    assert run(["export", str(out), "-p", "a red bowl", "--out", str(tmp_path / "a.glb"), "--nerf", str(nerf), *common]) == 0
+    assert (
+        run(["export", str(out), "-p", "a red bowl", "--out", str(tmp_path / "a.glb"), "--nerf", str(nerf), *common])
+        == 0
+    )
     assert ck.read_header(nerf)["kind"] == "nerf"
     assert run(["export", str(nerf), "--out", str(tmp_path / "b.glb"), *common]) == 0
     assert (tmp_path / "a.glb").read_bytes() == (tmp_path / "b.glb").read_bytes()

@@ -22,8 +22,10 @@ PROMPTS = [
     "  A Small Wooden TABLE with four legs, painted blue  ",
     "chair",
     # 60+ word pieces: truncated to MAX_TOKENS, [SEP] kept last
-    ("a tall ornate victorian grandfather clock with a brass pendulum, carved walnut casing, roman numerals, "
-     "a glass door, gilded finials on top, and a faded ivory dial showing quarter past three in the afternoon"),
+    (
+        "a tall ornate victorian grandfather clock with a brass pendulum, carved walnut casing, roman numerals, "
+        "a glass door, gilded finials on top, and a faded ivory dial showing quarter past three in the afternoon"
+    ),
     "über-crème brûlée 🍮 in a ceramic ramekin",
 ]
 
@@ -34,8 +36,9 @@ def _reference(path: Path, prompts: list[str]) -> TokenStates:
 
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-    batch = tokenizer([p.strip() for p in prompts], padding=True, truncation=True, max_length=MAX_TOKENS,
-                      return_tensors="pt")
+    batch = tokenizer(
+        [p.strip() for p in prompts], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+    )
     with torch.no_grad():
         states = torch.nn.functional.normalize(model(**batch).last_hidden_state, dim=-1)
     mask = batch["attention_mask"].bool()
@@ -62,8 +65,16 @@ def _tiny_dir(tmp_path: Path, model_cls: str = "BertModel", **overrides) -> Path
     """A randomly initialised 2-layer BERT (with the bundled tokenizer) saved the way transformers saves it."""
     import transformers
 
-    cfg = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-               max_position_embeddings=40, type_vocab_size=3, layer_norm_eps=1e-5)
+    cfg = dict(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=48,
+        max_position_embeddings=40,
+        type_vocab_size=3,
+        layer_norm_eps=1e-5,
+    )
     torch.manual_seed(1)
     model = getattr(transformers, model_cls)(transformers.BertConfig(**{**cfg, **overrides}))
     with torch.no_grad():  # default init leaves LayerNorms at 1/0 and biases at 0: perturb so every tensor matters
@@ -145,8 +156,15 @@ def test_damaged_weights(tmp_path):
 
 
 def test_fast_path_does_not_import_transformers():
-    code = ("import sys; from hfcli.text import TextEncoder; TextEncoder().encode(['a red chair']); "
-            "print('transformers' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys; from hfcli.text import TextEncoder; TextEncoder().encode(['a red chair']); "
+        "print('transformers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == "False", out.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -26,7 +25,8 @@ app = typer.Typer(
 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object (paths, figures, timings) as the last line.")
 ModelArg = typer.Argument(
-    ..., help="A teacher or student checkpoint, a baked NeRF (.safetensors), or 'default' (the bundled model).",
+    ...,
+    help="A teacher or student checkpoint, a baked NeRF (.safetensors), or 'default' (the bundled model).",
     show_default=False,
 )
 ModelOpt = typer.Option("default", help="A student or teacher checkpoint; 'default' is the model bundled with hfcli.")
@@ -34,7 +34,7 @@ PromptOpt = typer.Option(None, "--prompt", "-p", help="Prompt to bake (needed fo
 ResumeOpt = typer.Option(False, "--resume", help="Continue from the last save in --out.")
 
 
-def _use_backend(value: Optional[str]) -> Optional[str]:
+def _use_backend(value: str | None) -> str | None:
     from ..render import backend
 
     backend.on_build = lambda msg: stderr.print(msg, highlight=False, markup=False, soft_wrap=True)
@@ -46,7 +46,9 @@ def _use_backend(value: Optional[str]) -> Optional[str]:
 
 
 BackendOpt = typer.Option(
-    None, callback=_use_backend, show_default="auto, or $HFCLI_BACKEND",
+    None,
+    callback=_use_backend,
+    show_default="auto, or $HFCLI_BACKEND",
     help="Raymarcher: auto (the fastest that works), torch, cpp (C++ kernels, built on first use) or cuda.",
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -29,16 +28,18 @@ from .options import config_options
 @app.command()
 @config_options(MeshConfig)
 def generate(
-    prompt: Optional[str] = typer.Argument(None, help="The prompt (or give --prompts FILE).", show_default=False),
+    prompt: str | None = typer.Argument(None, help="The prompt (or give --prompts FILE).", show_default=False),
     model: Path = ModelOpt,
-    out: Optional[Path] = typer.Option(None, help="Mesh to write (.glb) for one prompt."),
-    prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="Many prompts, one per line: meshes go to --out-dir."),
-    out_dir: Optional[Path] = typer.Option(None, help="Directory for the meshes of --prompts."),
-    nerf: Optional[Path] = typer.Option(None, help="Also write the baked NeRF (.safetensors); one prompt only."),
-    preview: Optional[Path] = typer.Option(None, help="Also write a preview render (.png); one prompt only."),
+    out: Path | None = typer.Option(None, help="Mesh to write (.glb) for one prompt."),
+    prompts_file: Path | None = typer.Option(
+        None, "--prompts", help="Many prompts, one per line: meshes go to --out-dir."
+    ),
+    out_dir: Path | None = typer.Option(None, help="Directory for the meshes of --prompts."),
+    nerf: Path | None = typer.Option(None, help="Also write the baked NeRF (.safetensors); one prompt only."),
+    preview: Path | None = typer.Option(None, help="Also write a preview render (.png); one prompt only."),
     cfg: MeshConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """A mesh from text in one forward pass of the hypernetwork, zero-shot.
 
@@ -81,7 +82,7 @@ def interpolate(
     out: Path = typer.Option(..., help="Directory for frame_NNN.glb and morph.gif.", show_default=False),
     cfg: InterpolateConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Morph between two prompts in the hypernetwork's conditioning space.
 
@@ -99,12 +100,12 @@ def interpolate(
 @config_options(ExportConfig)
 def export(
     model: Path = ModelArg,
-    prompt: Optional[str] = PromptOpt,
+    prompt: str | None = PromptOpt,
     out: Path = typer.Option(..., help="Mesh to write (.glb).", show_default=False),
-    nerf: Optional[Path] = typer.Option(None, help="Also write the baked NeRF (.safetensors) that was meshed."),
+    nerf: Path | None = typer.Option(None, help="Also write the baked NeRF (.safetensors) that was meshed."),
     cfg: ExportConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
 
@@ -126,12 +127,13 @@ def export(
 @config_options(RenderConfig)
 def render(
     model: Path = ModelArg,
-    prompt: Optional[str] = PromptOpt,
-    out: Path = typer.Option(..., help="Image to write: .png (a still, or a strip of --views) or .gif (a turntable).",
-                             show_default=False),
+    prompt: str | None = PromptOpt,
+    out: Path = typer.Option(
+        ..., help="Image to write: .png (a still, or a strip of --views) or .gif (a turntable).", show_default=False
+    ),
     cfg: RenderConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Render a still or a turntable of a NeRF.
 

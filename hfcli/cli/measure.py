@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,13 +15,15 @@ from .options import config_options
 
 @app.command("eval")
 def eval_(
-    model: Path = typer.Argument(..., help="A teacher or student checkpoint, or 'default' (the bundled model).",
-                                 show_default=False),
-    prompts_file: Path = typer.Option(..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.",
-                                      show_default=False),
+    model: Path = typer.Argument(
+        ..., help="A teacher or student checkpoint, or 'default' (the bundled model).", show_default=False
+    ),
+    prompts_file: Path = typer.Option(
+        ..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.", show_default=False
+    ),
     mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
     and the retrieval baseline (the model's nearest training prompt of the same shape).
@@ -40,12 +41,16 @@ def eval_(
         with ProgressBars() as bars:
             result = evaluate_model(pm, prompts, with_mesh=mesh, report=bars)
     except PromptError as err:
-        raise PromptError(f"{prompts_file}: {err}") from None
+        raise PromptError(f"{prompts_file}, {err}") from None
     result.update(model=str(model), seconds=round(time.perf_counter() - start, 2))
     if not json_out:
         _print_eval_table(result)
-    emit(result, json_out, f"mean PSNR {result['mean']['psnr']:.2f} dB over {len(prompts)} prompts "
-         f"(retrieval baseline {_fmt(result['baseline_mean']['psnr'])} dB)")
+    emit(
+        result,
+        json_out,
+        f"mean PSNR {result['mean']['psnr']:.2f} dB over {len(prompts)} prompts "
+        f"(retrieval baseline {_fmt(result['baseline_mean']['psnr'])} dB)",
+    )
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -58,12 +63,20 @@ def _print_eval_table(result: dict) -> None:
     table = Table(title=f"hf eval {result['model']}")
     for name in ("prompt", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
         table.add_column(name, justify="left" if name in ("prompt", "retrieved") else "right")
-    rows = result["prompts"] + [{"prompt": "mean", **result["mean"], "retrieved": "",
-                                 "baseline": result["baseline_mean"]}]
+    rows = result["prompts"] + [
+        {"prompt": "mean", **result["mean"], "retrieved": "", "baseline": result["baseline_mean"]}
+    ]
     for r in rows:
         base = (r.get("baseline") or {}).get("psnr")
-        table.add_row(r["prompt"], _fmt(r["psnr"]), _fmt(r["ssim"], 3), _fmt(r["iou"], 3), _fmt(r["chamfer"], 4),
-                      r.get("retrieved") or "-", _fmt(base))
+        table.add_row(
+            r["prompt"],
+            _fmt(r["psnr"]),
+            _fmt(r["ssim"], 3),
+            _fmt(r["iou"], 3),
+            _fmt(r["chamfer"], 4),
+            r.get("retrieved") or "-",
+            _fmt(base),
+        )
     stderr.print(table)
 
 
@@ -85,5 +98,8 @@ def studio(
     check_out_dir(out)
     with ProgressBars() as bars:
         written = write_datasets(prompts, out, cfg, bars)
-    emit({"out": str(out), "datasets": [str(p) for p in written], "views": cfg.views, "resolution": cfg.resolution},
-         json_out, f"wrote {len(written)} dataset(s) under {out}")
+    emit(
+        {"out": str(out), "datasets": [str(p) for p in written], "views": cfg.views, "resolution": cfg.resolution},
+        json_out,
+        f"wrote {len(written)} dataset(s) under {out}",
+    )

@@ -10,21 +10,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import types
 import typing
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from ..config import flag_of, options_of
-
-
-def _option_type(hint: Any) -> Any:
-    """Typer takes Optional[X], not the `X | None` of the dataclasses."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return Optional[args[0]]
-    return hint
 
 
 def _declare(f: dataclasses.Field, default: Any) -> Any:
@@ -45,15 +37,20 @@ def config_options(cfg_type: type) -> Callable[[Callable], Callable]:
             owner = defaults
             for name in path[:-1]:
                 owner = getattr(owner, name)
-            hint = _option_type(typing.get_type_hints(type(owner))[f.name])
+            hint = typing.get_type_hints(type(owner))[f.name]
             name = "__".join(path)
-            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_declare(f, getattr(owner, f.name)),
-                                            annotation=hint))
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=_declare(f, getattr(owner, f.name)), annotation=hint
+                )
+            )
             declared.append((name, path))
-        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
-               for p in inspect.signature(command).parameters.values()]
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(command).parameters.values()
+        ]
         at = next(i for i, p in enumerate(own) if p.name == "cfg")
-        signature = inspect.Signature(own[:at] + params + own[at + 1:])
+        signature = inspect.Signature(own[:at] + params + own[at + 1 :])
 
         @functools.wraps(command)
         def wrapper(**kwargs):

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..config import DistillConfig, FinetuneConfig, TeachConfig
 from ..errors import HfcliError
-from .common import BackendOpt, JsonOpt, ModelOpt, ProgressBars, ResumeOpt, app, check_out, emit, psnr_text, read_prompt_file
+from .common import (
+    BackendOpt,
+    JsonOpt,
+    ModelOpt,
+    ProgressBars,
+    ResumeOpt,
+    app,
+    check_out,
+    emit,
+    psnr_text,
+    read_prompt_file,
+)
 from .options import config_options
 
 
@@ -21,12 +31,16 @@ def _check_resume(resume: bool, out: Path) -> None:
 @app.command()
 @config_options(TeachConfig)
 def teach(
-    prompts_file: Path = typer.Argument(..., help="Text file, one prompt per line (# comments allowed).", show_default=False),
-    out: Optional[Path] = typer.Option(None, help="Checkpoint to write (default: teachers/<prompt file stem>.safetensors)."),
+    prompts_file: Path = typer.Argument(
+        ..., help="Text file, one prompt per line (# comments allowed).", show_default=False
+    ),
+    out: Path | None = typer.Option(
+        None, help="Checkpoint to write (default: teachers/<prompt file stem>.safetensors)."
+    ),
     resume: bool = ResumeOpt,
     cfg: TeachConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Train a teacher: a hypernetwork over the prompts of one file.
 
@@ -39,20 +53,25 @@ def teach(
     _check_resume(resume, out)
     with ProgressBars() as bars:
         result = run_teach(prompts, out, cfg, resume=resume, report=bars)
-    emit(result, json_out, f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, "
-         f"PSNR {psnr_text(result['psnr'])}")
+    emit(
+        result,
+        json_out,
+        f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {psnr_text(result['psnr'])}",
+    )
 
 
 @app.command()
 @config_options(DistillConfig)
 def distill(
     teachers: list[Path] = typer.Argument(None, help="Teacher checkpoints (.safetensors).", show_default=False),
-    prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="Prompts the student learns (default: every teacher prompt)."),
+    prompts_file: Path | None = typer.Option(
+        None, "--prompts", help="Prompts the student learns (default: every teacher prompt)."
+    ),
     out: Path = typer.Option(Path("student.safetensors"), help="Student checkpoint to write."),
     resume: bool = ResumeOpt,
     cfg: DistillConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Distil teachers into one student that holds all their prompts and answers new ones.
 
@@ -65,8 +84,12 @@ def distill(
     _check_resume(resume, out)
     with ProgressBars() as bars:
         result = run_distill(list(teachers or []), prompts, out, cfg, resume=resume, report=bars)
-    emit(result, json_out, f"wrote {result['out']}: {len(result['prompts'])} prompts, {result['steps']} steps, "
-         f"PSNR {psnr_text(result['psnr'])}")
+    emit(
+        result,
+        json_out,
+        f"wrote {result['out']}: {len(result['prompts'])} prompts, {result['steps']} steps, "
+        f"PSNR {psnr_text(result['psnr'])}",
+    )
 
 
 @app.command()
@@ -74,11 +97,15 @@ def distill(
 def finetune(
     prompt: str = typer.Argument(..., help="The prompt.", show_default=False),
     model: Path = ModelOpt,
-    out: Path = typer.Option(..., help="Baked NeRF to write (.safetensors); `hf export` meshes it.", show_default=False),
-    from_scratch: bool = typer.Option(False, "--from-scratch", help="Start from a fresh NeRF, same settings (to compare)."),
+    out: Path = typer.Option(
+        ..., help="Baked NeRF to write (.safetensors); `hf export` meshes it.", show_default=False
+    ),
+    from_scratch: bool = typer.Option(
+        False, "--from-scratch", help="Start from a fresh NeRF, same settings (to compare)."
+    ),
     cfg: FinetuneConfig = None,
     json_out: bool = JsonOpt,
-    backend: Optional[str] = BackendOpt,
+    backend: str | None = BackendOpt,
 ):
     """Refine one prompt's NeRF, starting from the model's prediction, with studio or SD guidance.
 
@@ -93,7 +120,12 @@ def finetune(
         result = run_finetune(prompt, model, out, cfg, from_scratch=from_scratch, report=bars)
     result.pop("history")
     target = cfg.target_psnr
-    reached = "" if target is None else (
-        f", {target} dB at step {result['steps_to_target']}" if result["reached"] else f", {target} dB not reached")
+    reached = (
+        ""
+        if target is None
+        else (
+            f", {target} dB at step {result['steps_to_target']}" if result["reached"] else f", {target} dB not reached"
+        )
+    )
     psnr = "" if result["psnr"] is None else f", PSNR {result['psnr']:.2f} dB"
     emit(result, json_out, f"wrote {out}: {result['steps']} steps, {result['train_seconds']:.0f} s{psnr}{reached}")

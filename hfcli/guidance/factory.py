@@ -16,7 +16,9 @@ def resolve_guidance(name: str, prompts: list[str], sd: SDConfig) -> str:
     parses to its vocabulary, else an error that says how to get a model. Checks that the named
     guidance can run, before any slow set-up."""
     if name == "sd" and sd.model is None:
-        raise HfcliError(f"--guidance sd needs --sd-model (a diffusers directory or a cached model id, e.g. {SUGGESTED_MODEL})")
+        raise HfcliError(
+            f"--guidance sd needs --sd-model (a diffusers directory or a cached model id, e.g. {SUGGESTED_MODEL})"
+        )
     if name == "sd" or (name == "auto" and sd.model is not None):
         resolve_model_dir(sd.model)  # a missing or foreign model fails here
         return "sd"
@@ -38,8 +40,15 @@ def resolve_guidance(name: str, prompts: list[str], sd: SDConfig) -> str:
     return "studio"
 
 
-def build_guidance(chosen: str, prompts: list[str], rays_per_step: int, pool_rays: int, seed: int,
-                   sd: SDConfig, report: Report = no_report):
+def build_guidance(
+    chosen: str,
+    prompts: list[str],
+    rays_per_step: int,
+    pool_rays: int,
+    seed: int,
+    sd: SDConfig,
+    report: Report = no_report,
+):
     """The guidance `resolve_guidance` chose, ready to train against (studio pools rendered)."""
     if chosen == "sd":
         from .sd import SDGuidance

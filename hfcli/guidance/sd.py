@@ -70,7 +70,9 @@ def resolve_model_dir(name: str) -> Path:
         index = json.loads(index_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HfcliError(f"--sd-model {path}: model_index.json is not valid JSON") from None
-    missing = [p for p in REQUIRED_PARTS if not (isinstance(index.get(p), list) and index[p][0] and (path / p).is_dir())]
+    missing = [
+        p for p in REQUIRED_PARTS if not (isinstance(index.get(p), list) and index[p][0] and (path / p).is_dir())
+    ]
     if missing:
         raise HfcliError(f"--sd-model {path} is not a Stable Diffusion pipeline: it lacks {', '.join(missing)}")
     return path
@@ -160,8 +162,13 @@ class SDGuidance:
 
     @torch.no_grad()
     def _embed(self, texts: list[str]) -> torch.Tensor:
-        tok = self.pipe.tokenizer(texts, padding="max_length", max_length=self.pipe.tokenizer.model_max_length,
-                                  truncation=True, return_tensors="pt")
+        tok = self.pipe.tokenizer(
+            texts,
+            padding="max_length",
+            max_length=self.pipe.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
         return self.pipe.text_encoder(tok.input_ids.to(self.device))[0]
 
     def _embed_prompts(self):
@@ -182,8 +189,14 @@ class SDGuidance:
         rays_o, rays_d = cams.image_rays(cams.orbit_cameras(azimuth, elevation), res)  # [B, H*W, 3]
         background = torch.rand(n, 1, 3, generator=generator).expand(n, res * res, 3).reshape(-1, 3)
         scene_ids = torch.tensor(scenes).repeat_interleave(res * res)
-        return RayBatch(rays_o.reshape(-1, 3), rays_d.reshape(-1, 3), scene_ids, background,
-                        image_hw=(res, res), views=view_index(azimuth, elevation))
+        return RayBatch(
+            rays_o.reshape(-1, 3),
+            rays_d.reshape(-1, 3),
+            scene_ids,
+            background,
+            image_hw=(res, res),
+            views=view_index(azimuth, elevation),
+        )
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         h, w = batch.image_hw
@@ -208,7 +221,9 @@ class SDGuidance:
         """CFG noise prediction: one UNet call on [uncond; cond], eps_u + s (eps_c - eps_u)."""
         b = noisy.shape[0]
         text = torch.cat([self.uncond.expand(b, -1, -1), cond]).to(self.dtype)
-        eps = self.pipe.unet(torch.cat([noisy, noisy]).to(self.dtype), torch.cat([t, t]), encoder_hidden_states=text).sample
+        eps = self.pipe.unet(
+            torch.cat([noisy, noisy]).to(self.dtype), torch.cat([t, t]), encoder_hidden_states=text
+        ).sample
         eps_uncond, eps_cond = eps.float().chunk(2)
         return eps_uncond + self.cfg.guidance_scale * (eps_cond - eps_uncond)
 
@@ -226,4 +241,3 @@ class SDGuidance:
         target = (latents - grad).detach()
         loss = 0.5 * F.mse_loss(latents, target, reduction="sum")
         return loss, SdsTerms(t, noise, eps_pred, w)
-

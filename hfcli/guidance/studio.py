@@ -7,7 +7,7 @@ Before training, each shape's (opacity, shade) is rendered along a pool of rando
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

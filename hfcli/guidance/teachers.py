@@ -35,7 +35,9 @@ class TeacherGuidance:
         per_scene = max(1, self.rays_per_step // len(scenes))
         rays_o, rays_d = cams.random_rays(per_scene * len(scenes), generator)
         targets = [
-            self._teacher_render(s, rays_o[i * per_scene : (i + 1) * per_scene], rays_d[i * per_scene : (i + 1) * per_scene])
+            self._teacher_render(
+                s, rays_o[i * per_scene : (i + 1) * per_scene], rays_d[i * per_scene : (i + 1) * per_scene]
+            )
             for i, s in enumerate(scenes)
         ]
         scene_ids = torch.tensor(scenes).repeat_interleave(per_scene)

@@ -15,9 +15,9 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import torch
 
@@ -34,8 +34,14 @@ CUDA_FLAGS = ["-O3", "--fmad=false"]
 _choice: str | None = None
 _loaded: dict[str, ModuleType | None] = {}
 _warned: set[str] = set()
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
 # Told before a build starts (it takes a minute); the CLI prints it.
-on_build: Callable[[str], None] = lambda _msg: None
+on_build: Callable[[str], None] = _quiet
 
 
 class BackendError(ValueError):
@@ -136,8 +142,10 @@ def _import_built(kind: str) -> ModuleType | None:
     """Load an earlier build directly: importing torch.utils.cpp_extension costs ~0.3 s."""
     for extra in _flag_sets():
         name = module_name(kind, extra)
-        for path in (build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}",
-                     build_dir() / name / f"{name}.so"):
+        for path in (
+            build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}",
+            build_dir() / name / f"{name}.so",
+        ):
             if path.exists():
                 spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(spec)
@@ -179,8 +187,11 @@ def _build(kind: str) -> ModuleType:
             return build(extra)
         except Exception as err:  # e.g. a compiler without OpenMP: try the next set
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            _warn_once(f"{kind}-{extra}", f"building the {kind} raymarcher with {' '.join(extra)} failed ({first}); "
-                       "building it again without (its loops will run on one thread)")
+            _warn_once(
+                f"{kind}-{extra}",
+                f"building the {kind} raymarcher with {' '.join(extra)} failed ({first}); "
+                "building it again without (its loops will run on one thread)",
+            )
     return build(last)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -85,7 +85,7 @@ class OccupancyGrid:
         unseen = (self.ema == 0).flatten(1).all(dim=1)[:, None, None, None]
         self.occupied = (self.ema > self.thresholds()) | unseen
 
-    def select(self, scenes: list[int]) -> "OccupancyGrid":
+    def select(self, scenes: list[int]) -> OccupancyGrid:
         out = OccupancyGrid.__new__(OccupancyGrid)
         out.__dict__.update(self.__dict__)
         out.ema, out.occupied = self.ema[scenes].clone(), self.occupied[scenes].clone()

@@ -74,8 +74,21 @@ class Marcher:
 
     def march_all(self):
         """Every sample of every ray, as raymarch_torch.march returns them."""
-        return self.ops.march(self.o, self.d, self.scene_ids, self.jitter, self.t_near, self.t_far, self.bits,
-                              self.res, self.coarse, self.coarse_res, self.aabb, self.step, self.n_steps)
+        return self.ops.march(
+            self.o,
+            self.d,
+            self.scene_ids,
+            self.jitter,
+            self.t_near,
+            self.t_far,
+            self.bits,
+            self.res,
+            self.coarse,
+            self.coarse_res,
+            self.aabb,
+            self.step,
+            self.n_steps,
+        )
 
     def points(self, ray_indices, t_starts, t_ends) -> torch.Tensor:
         """Sample midpoints [N, 3], as the PyTorch renderer computes them (one pass on the CPU;

@@ -6,8 +6,8 @@ carry a scene index so one call renders several prompts (a teacher batch) at onc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -109,7 +109,9 @@ def _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, step, ji
 def render_image_batches(query: QueryFn, rays_o, rays_d, scene_ids, grid, background, step=RENDER_STEP, chunk=8192):
     """Inference render of many rays in chunks (no gradient). Same arguments as render_rays."""
     outs = [
-        render_rays(query, rays_o[i : i + chunk], rays_d[i : i + chunk], scene_ids[i : i + chunk], grid, background, step)
+        render_rays(
+            query, rays_o[i : i + chunk], rays_d[i : i + chunk], scene_ids[i : i + chunk], grid, background, step
+        )
         for i in range(0, rays_o.shape[0], chunk)
     ]
     return RenderOutput(

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from ..config import StudioConfig, validate
 from ..fsutil import atomic_path
 from ..imageio import save_png
+from ..progress import Report, no_report
 from ..render import cameras as cams
 from ..scene import box_corners
 from .truth import ShapeGeometry
-from ..progress import Report, no_report
 from .vocab import COLOURS, StudioPrompt, parse_prompt
 
 

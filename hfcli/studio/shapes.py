@@ -18,7 +18,7 @@ the union), so the tone field is defined everywhere, not only on the surface.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -43,8 +43,9 @@ def _sphere(p: Tensor, centre: tuple[float, float, float], r: float) -> Tensor:
     return torch.linalg.vector_norm(p - p.new_tensor(centre), dim=-1) - r
 
 
-def _box(p: Tensor, centre: tuple[float, float, float], half: tuple[float, float, float],
-         round_r: float = 0.0) -> Tensor:
+def _box(
+    p: Tensor, centre: tuple[float, float, float], half: tuple[float, float, float], round_r: float = 0.0
+) -> Tensor:
     """Axis-aligned box; round_r > 0 rounds its edges while keeping the same outer size."""
     q = (p - p.new_tensor(centre)).abs() - (p.new_tensor(half) - round_r)
     outside = torch.linalg.vector_norm(q.clamp(min=0.0), dim=-1)
@@ -153,9 +154,7 @@ def _pot(p: Tensor) -> tuple[Tensor, Tensor]:
     body = _revolved(p, [(0.0, -0.4), (0.55, -0.4), (0.62, -0.33), (0.62, 0.3)], 0.045)
     rim = _torus_y(p, (0.0, 0.3, 0.0), 0.62, 0.065)
     x = p[..., 0]
-    ears = torch.minimum(
-        _torus_y(p, (0.62, 0.17, 0.0), 0.12, 0.045), _torus_y(p, (-0.62, 0.17, 0.0), 0.12, 0.045)
-    )
+    ears = torch.minimum(_torus_y(p, (0.62, 0.17, 0.0), 0.12, 0.045), _torus_y(p, (-0.62, 0.17, 0.0), 0.12, 0.045))
     ears = torch.maximum(ears, 0.62 - x.abs())  # keep only the outside half of each loop
     return _union([(body, MAIN), (rim, MAIN), (ears, ACCENT)])
 
@@ -196,8 +195,14 @@ def _stool(p: Tensor) -> tuple[Tensor, Tensor]:
     for k in range(4):
         a = math.pi / 4 + k * math.pi / 2
         c, s = math.cos(a), math.sin(a)
-        legs.append(_capsule(p, (_STOOL_R_TOP * c, _STOOL_TOP, _STOOL_R_TOP * s),
-                             (_STOOL_R_FOOT * c, _STOOL_FOOT, _STOOL_R_FOOT * s), 0.045))
+        legs.append(
+            _capsule(
+                p,
+                (_STOOL_R_TOP * c, _STOOL_TOP, _STOOL_R_TOP * s),
+                (_STOOL_R_FOOT * c, _STOOL_FOOT, _STOOL_R_FOOT * s),
+                0.045,
+            )
+        )
     legs_d = torch.stack(legs).amin(0)
     ring_y = -0.3  # a foot ring where the splayed legs pass
     t = (_STOOL_TOP - ring_y) / (_STOOL_TOP - _STOOL_FOOT)
@@ -237,8 +242,18 @@ def _chaikin(pts: list[tuple[float, float]], rounds: int) -> list[tuple[float, f
 
 # A body of revolution with a narrow neck and a flared lip; closed at the base, open at the top.
 _VASE_CONTROL = [
-    (0.0, -0.72), (0.30, -0.72), (0.42, -0.62), (0.50, -0.44), (0.52, -0.26), (0.48, -0.06),
-    (0.37, 0.13), (0.24, 0.30), (0.17, 0.44), (0.16, 0.58), (0.19, 0.68), (0.25, 0.74),
+    (0.0, -0.72),
+    (0.30, -0.72),
+    (0.42, -0.62),
+    (0.50, -0.44),
+    (0.52, -0.26),
+    (0.48, -0.06),
+    (0.37, 0.13),
+    (0.24, 0.30),
+    (0.17, 0.44),
+    (0.16, 0.58),
+    (0.19, 0.68),
+    (0.25, 0.74),
 ]
 _VASE_BODY = [(0.0, -0.72)] + _chaikin(_VASE_CONTROL[1:-2], 1)  # keep the flat base flat
 _VASE_LIP = _VASE_CONTROL[-3:]
@@ -324,9 +339,20 @@ def _donut(p: Tensor) -> tuple[Tensor, Tensor]:
 
 
 _SHAPE_FNS: dict[str, Callable[[Tensor], tuple[Tensor, Tensor]]] = {
-    "chair": _chair, "pot": _pot, "toaster": _toaster, "bench": _bench, "stool": _stool,
-    "bowl": _bowl, "vase": _vase, "skateboard": _skateboard, "knife": _knife, "plate": _plate,
-    "mug": _mug, "table": _table, "lamp": _lamp, "donut": _donut,
+    "chair": _chair,
+    "pot": _pot,
+    "toaster": _toaster,
+    "bench": _bench,
+    "stool": _stool,
+    "bowl": _bowl,
+    "vase": _vase,
+    "skateboard": _skateboard,
+    "knife": _knife,
+    "plate": _plate,
+    "mug": _mug,
+    "table": _table,
+    "lamp": _lamp,
+    "donut": _donut,
 }
 
 # (min, max) corners. Measured by dense sampling of {sdf < BOUNDS_MARGIN}, rounded outwards

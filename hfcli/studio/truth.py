@@ -16,14 +16,15 @@ once (opacity and shade per ray) and serves every colour of that shape.
 from __future__ import annotations
 
 import math
+
 import torch
 
+from ..errors import PromptError
 from ..render import cameras as cams
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_image_batches
 from ..scene import new_grid
 from .shapes import shape_sdf
-from ..errors import PromptError
 from .vocab import COLOURS, StudioPrompt, parse_prompt
 
 SIGMA_MAX = 100.0
@@ -105,7 +106,12 @@ class GroundTruth:
 
     def __init__(self, prompts: list[str]):
         self.prompts = list(prompts)
-        self.parsed: list[StudioPrompt] = [parse_prompt(p) for p in self.prompts]
+        self.parsed: list[StudioPrompt] = []
+        for n, prompt in enumerate(self.prompts, 1):
+            try:
+                self.parsed.append(parse_prompt(prompt))
+            except PromptError as err:
+                raise PromptError(f"prompt {n}: {err}") from None
         self.albedos = [torch.tensor(COLOURS[p.colour]) for p in self.parsed]
         self.geometry = {p.shape: ShapeGeometry(p.shape) for p in self.parsed}
         self._views: dict[tuple, torch.Tensor] = {}

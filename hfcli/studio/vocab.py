@@ -21,7 +21,16 @@ from hfcli.text import MAX_PROMPT_CHARS
 
 # In-distribution shapes; the order defines the split below and the prompt-file order.
 SHAPES: tuple[str, ...] = (
-    "chair", "pot", "toaster", "bench", "stool", "bowl", "vase", "skateboard", "knife", "plate",
+    "chair",
+    "pot",
+    "toaster",
+    "bench",
+    "stool",
+    "bowl",
+    "vase",
+    "skateboard",
+    "knife",
+    "plate",
 )
 # Out-of-distribution shapes for the finetune benchmark: never in the default model's training.
 OOD_SHAPES: tuple[str, ...] = ("mug", "table", "lamp", "donut")
@@ -95,22 +104,32 @@ def heldout_prompts() -> list[StudioPrompt]:
 def ood_prompts() -> list[StudioPrompt]:
     """OOD shape j in colours (j, j+3, j+6) mod 8: 4 shapes x 3 colours."""
     n = len(COLOUR_NAMES)
-    return [
-        StudioPrompt(s, COLOUR_NAMES[(j + 3 * m) % n])
-        for j, s in enumerate(OOD_SHAPES)
-        for m in range(3)
-    ]
+    return [StudioPrompt(s, COLOUR_NAMES[(j + 3 * m) % n]) for j, s in enumerate(OOD_SHAPES) for m in range(3)]
 
 
 # ----------------------------------------------------------------------------- the parser
 
 # Words that carry no meaning for the studio. Kept small on purpose: a word that could
 # change the scene ("wooden", "tall", "two") is not a filler and must be reported.
-FILLERS = frozenset({
-    "a", "an", "the", "of", "in", "with", "made",
-    "colour", "color", "coloured", "colored",
-    "3d", "model", "render", "object",
-})
+FILLERS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "with",
+        "made",
+        "colour",
+        "color",
+        "coloured",
+        "colored",
+        "3d",
+        "model",
+        "render",
+        "object",
+    }
+)
 # Spelling variants that name the same thing. Honest ones only: no near-synonyms
 # ("seat" is not a chair, "grey" is not a colour of ours).
 SYNONYMS = {"doughnut": "donut", "knives": "knife"}

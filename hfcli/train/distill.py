@@ -22,7 +22,9 @@ def load_teachers(paths: list[Path]) -> list[PromptModel]:
     checkpoints = [ckpt_io.load(p, kinds=("teacher",)) for p in paths]
     encoders = {c.text_encoder for c in checkpoints}
     if len(encoders) > 1:
-        raise HfcliError(f"teachers use different text encoders ({', '.join(sorted(encoders))}); distil each group apart")
+        raise HfcliError(
+            f"teachers use different text encoders ({', '.join(sorted(encoders))}); distil each group apart"
+        )
     shared = TextEncoder(checkpoints[0].text_encoder)
     return [PromptModel.from_checkpoint(c, shared) for c in checkpoints]
 
@@ -64,5 +66,15 @@ def distill(
         return TeacherGuidance(scenes, c.rays_per_step)
 
     extra = {"teachers": [str(p) for p in teacher_paths]}
-    return fit("student", prompts, out, cfg, make_guidance, lambda _teachers: studio_truth(prompts), resume,
-               report, extra, encoder=teachers[0].encoder)
+    return fit(
+        "student",
+        prompts,
+        out,
+        cfg,
+        make_guidance,
+        lambda _teachers: studio_truth(prompts),
+        resume,
+        report,
+        extra,
+        encoder=teachers[0].encoder,
+    )

@@ -55,8 +55,9 @@ def margin_grid(grid: OccupancyGrid, cells: int) -> OccupancyGrid:
 # ----------------------------------------------------------------------------- the run
 
 
-def finetune_scene(start: NerfScene, guidance, cfg: FinetuneConfig, grid: OccupancyGrid, truth=None,
-                   report: Report = no_report) -> tuple[NerfScene, dict]:
+def finetune_scene(
+    start: NerfScene, guidance, cfg: FinetuneConfig, grid: OccupancyGrid, truth=None, report: Report = no_report
+) -> tuple[NerfScene, dict]:
     """Optimise `start` against `guidance`. With a `truth` (studio ground truth) the PSNR at the
     16 eval cameras is checked every cfg.check_every steps, and training stops at cfg.target_psnr.
     Returns the final scene and figures; seconds count training only, not the checks."""
@@ -97,8 +98,15 @@ def finetune_scene(start: NerfScene, guidance, cfg: FinetuneConfig, grid: Occupa
     }
 
 
-def finetune(prompt: str, model_path, out: Path | None, cfg: FinetuneConfig, from_scratch: bool = False,
-             report: Report = no_report, guidance=None) -> dict:
+def finetune(
+    prompt: str,
+    model_path,
+    out: Path | None,
+    cfg: FinetuneConfig,
+    from_scratch: bool = False,
+    report: Report = no_report,
+    guidance=None,
+) -> dict:
     """Finetune `model_path`'s NeRF for `prompt` (or a fresh one) and write it to `out` (when
     given). `guidance`, when given, is a guidance already built for [prompt] (benchmarks reuse
     one studio pool across runs); otherwise cfg's is built. A studio guidance is also the truth
@@ -110,8 +118,9 @@ def finetune(prompt: str, model_path, out: Path | None, cfg: FinetuneConfig, fro
         raise HfcliError("--target-psnr needs studio guidance: only the studio has ground truth to measure against")
     predicted, config, encoder_id = predicted_scene(model_path, prompt)
     if guidance is None:
-        guidance = factory.build_guidance(chosen, [prompt], cfg.rays_per_step, cfg.pool_rays, cfg.loop.seed, cfg.sd,
-                                          report)
+        guidance = factory.build_guidance(
+            chosen, [prompt], cfg.rays_per_step, cfg.pool_rays, cfg.loop.seed, cfg.sd, report
+        )
     truth = guidance.truth if chosen == "studio" else None
     if from_scratch:
         start = scratch_scene(config, prompt, cfg.loop.seed)
@@ -125,8 +134,12 @@ def finetune(prompt: str, model_path, out: Path | None, cfg: FinetuneConfig, fro
     with torch.no_grad():
         scene.grid = fresh_grid(lambda pts, _s: scene.density(pts))
     if out is not None:
-        extra = {"finetuned_from": str(model_path), "from_scratch": from_scratch, "guidance": guidance.name,
-                 "finetune": cfg.to_dict()}
+        extra = {
+            "finetuned_from": str(model_path),
+            "from_scratch": from_scratch,
+            "guidance": guidance.name,
+            "finetune": cfg.to_dict(),
+        }
         metrics = {"psnr": figures["psnr"]} if figures["psnr"] is not None else {}
         ck = nerf_checkpoint(scene, encoder_id, extra)
         ck.step, ck.metrics = figures["steps"], metrics

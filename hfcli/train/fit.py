@@ -4,8 +4,8 @@ the one loop against a guidance with periodic atomic saves, bake every prompt, e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 

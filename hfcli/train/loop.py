@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 

@@ -82,8 +82,15 @@ class HyperObjective:
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         scenes = self._scenes_this_step(generator)
         batch = self.guidance.sample(generator, scenes)
-        out = render_rays(self._scene_query(scenes), batch.rays_o, batch.rays_d, batch.scene_ids, self.grid,
-                          batch.background, generator=generator)
+        out = render_rays(
+            self._scene_query(scenes),
+            batch.rays_o,
+            batch.rays_d,
+            batch.scene_ids,
+            self.grid,
+            batch.background,
+            generator=generator,
+        )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
         return loss, figures
@@ -96,8 +103,9 @@ class NerfObjective:
     def __init__(self, scene: NerfScene, guidance: Guidance, grid: OccupancyGrid):
         self.guidance, self.grid, self.prompt = guidance, grid, scene.prompt
         self.field = copy.deepcopy(scene.field)
-        self.weights = [(w.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True))
-                        for w, b in scene.weights]
+        self.weights = [
+            (w.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)) for w, b in scene.weights
+        ]
         self.loss_tracks_quality = getattr(guidance, "loss_tracks_quality", True)
 
     def _mlp(self) -> list[torch.Tensor]:
@@ -128,8 +136,9 @@ class NerfObjective:
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         batch = self.guidance.sample(generator, [0])
-        out = render_rays(self.query, batch.rays_o, batch.rays_d, batch.scene_ids, self.grid, batch.background,
-                          generator=generator)
+        out = render_rays(
+            self.query, batch.rays_o, batch.rays_d, batch.scene_ids, self.grid, batch.background, generator=generator
+        )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
         return loss, figures

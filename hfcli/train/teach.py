@@ -18,7 +18,9 @@ def teach(prompts: list[str], out: Path, cfg: TeachConfig, resume: bool = False,
     validate(cfg)
     drawn = min(len(prompts), cfg.prompts_per_step)
     if cfg.rays_per_step < drawn:
-        raise HfcliError(f"--rays-per-step must be at least {drawn}, one ray per prompt of a step (got {cfg.rays_per_step})")
+        raise HfcliError(
+            f"--rays-per-step must be at least {drawn}, one ray per prompt of a step (got {cfg.rays_per_step})"
+        )
     chosen = factory.resolve_guidance(cfg.guidance, prompts, cfg.sd)  # fails before any slow set-up
 
     def make(c: TeachConfig):
