@@ -79,27 +79,45 @@ def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
     return {"chamfer": round(chamfer(mesh.vertices, true_points, sdf.abs().numpy()), 4)}
 
 
+# Added to the colour distance of a training prompt in another finish: more than any RGB
+# distance (at most √3), so the baseline keeps the prompt's own finish where it can.
+FINISH_MISMATCH = 10.0
+
+
+def _parsed_training(training: list[str]) -> list[tuple[str, object]]:
+    """(text, StudioPrompt) of the training prompts the studio understands."""
+    from .studio.vocab import parse_prompt
+
+    out = []
+    for text in training:
+        try:
+            out.append((text, parse_prompt(text)))
+        except HfcliError:
+            continue
+    return out
+
+
 def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
-    """The training prompt of the same shape whose colour is closest in RGB (the retrieval baseline)."""
-    from .studio.vocab import COLOURS, parse_prompt
+    """The retrieval baseline: the training prompt of the same shape in the same finish (where
+    there is one) whose base colour is closest in RGB."""
+    from .studio.vocab import parse_prompt
 
     target = parse_prompt(prompt)
     best, best_d = None, float("inf")
-    for cand in training:
-        try:
-            p = parse_prompt(cand)
-        except HfcliError:
-            continue
+    for text, p in _parsed_training(training):
         if p.shape != target.shape:
             continue
-        d = float(np.linalg.norm(np.subtract(COLOURS[p.colour], COLOURS[target.colour])))
+        d = float(np.linalg.norm(np.subtract(p.albedo, target.albedo)))
+        d += FINISH_MISMATCH if p.finish != target.finish else 0.0
         if d < best_d:
-            best, best_d = cand, d
+            best, best_d = text, d
     return best
 
 
 def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Report = no_report) -> dict:
-    """Metrics of a teacher or student on studio prompts, with the retrieval baseline."""
+    """Metrics of a teacher or student on studio prompts, with the retrieval baseline, and their
+    means grouped by what the model never saw of each prompt (hfcli/studio/split.py)."""
+    from .studio.split import unseen_kind
     from .studio.truth import GroundTruth
 
     truth = GroundTruth(prompts)  # raises PromptError for prompts outside the vocabulary
@@ -123,15 +141,16 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
             out["chamfer"] = None
         return out
 
+    trained = [p for _, p in _parsed_training(model.prompts)]
     rows = []
     for i, prompt in enumerate(prompts):
-        row = {"prompt": prompt, **metrics(prompt, i)}
+        row = {"prompt": prompt, "unseen": unseen_kind(truth.parsed[i], trained), **metrics(prompt, i)}
         neighbour = nearest_training_prompt(prompt, model.prompts)
         row["retrieved"] = neighbour
         row["baseline"] = None
         if neighbour is not None:
             # A training prompt is its own nearest neighbour: its baseline is its own row.
-            same = {k: row[k] for k in row if k not in ("prompt", "retrieved", "baseline")}
+            same = {k: row[k] for k in row if k not in ("prompt", "unseen", "retrieved", "baseline")}
             row["baseline"] = same if neighbour == prompt else metrics(neighbour, i)
         rows.append(row)
         report("evaluating", i + 1, len(prompts), {"psnr": row["psnr"]})
@@ -139,6 +158,15 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
         "prompts": rows,
         "mean": _means(rows),
         "baseline_mean": _means([r["baseline"] for r in rows if r["baseline"]]),
+        "groups": {
+            kind: {
+                "prompts": len(group),
+                "mean": _means(group),
+                "baseline_mean": _means([r["baseline"] for r in group if r["baseline"]]),
+            }
+            for kind in dict.fromkeys(r["unseen"] for r in rows)
+            for group in [[r for r in rows if r["unseen"] == kind]]
+        },
     }
 
 

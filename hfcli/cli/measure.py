@@ -61,22 +61,20 @@ def _print_eval_table(result: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"hf eval {result['model']}")
-    for name in ("prompt", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
-        table.add_column(name, justify="left" if name in ("prompt", "retrieved") else "right")
-    rows = result["prompts"] + [
-        {"prompt": "mean", **result["mean"], "retrieved": "", "baseline": result["baseline_mean"]}
-    ]
-    for r in rows:
-        base = (r.get("baseline") or {}).get("psnr")
-        table.add_row(
-            r["prompt"],
-            _fmt(r["psnr"]),
-            _fmt(r["ssim"], 3),
-            _fmt(r["iou"], 3),
-            _fmt(r["chamfer"], 4),
-            r.get("retrieved") or "-",
-            _fmt(base),
-        )
+    for name in ("prompt", "unseen", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
+        table.add_column(name, justify="left" if name in ("prompt", "unseen", "retrieved") else "right")
+
+    def add(label: str, unseen: str, r: dict, retrieved: str, base: dict | None) -> None:
+        table.add_row(label, unseen, _fmt(r["psnr"]), _fmt(r["ssim"], 3), _fmt(r["iou"], 3), _fmt(r["chamfer"], 4),
+                      retrieved, _fmt((base or {}).get("psnr")))  # fmt: skip
+
+    for r in result["prompts"]:
+        add(r["prompt"], r["unseen"], r, r.get("retrieved") or "-", r.get("baseline"))
+    groups = result["groups"]
+    if len(groups) > 1:  # one mean per kind of unseen, then the overall one
+        for kind, group in groups.items():
+            add(f"mean, {kind} ({group['prompts']})", kind, group["mean"], "", group["baseline_mean"])
+    add("mean", "", result["mean"], "", result["baseline_mean"])
     stderr.print(table)
 
 

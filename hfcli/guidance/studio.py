@@ -1,7 +1,7 @@
 """Studio guidance: a per-ray photometric loss against the studio's exact ground truth.
 
-Before training, each shape's (opacity, shade) is rendered along a pool of random rays
-(hfcli/studio/truth.py); a step draws rays from the pool and colours them per prompt.
+Before training, each (shape, finish)'s (opacity, shade) is rendered along a pool of random
+rays (hfcli/studio/truth.py); a step draws rays from the pool and colours them per prompt.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..render.renderer import RenderOutput
 from ..studio.truth import GroundTruth, colorize
 from .base import RayBatch
 
-POOL_RAYS = 1 << 17  # ground-truth rays rendered per shape before training
+POOL_RAYS = 1 << 17  # ground-truth rays rendered per (shape, finish) before training
 # Share of each scene's rays drawn from pool rays that hit the object. A thin shape (the knife
 # covers 5% of a view) otherwise sees so few object rays that the field empties before it
 # forms, and the occupancy grid then culls the object for good.
@@ -35,18 +35,19 @@ class StudioGuidance:
         self.rays_per_step = rays_per_step
         self.pool_rays = pool_rays
         self.seed = seed
-        self._pools: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
-        self._foreground: dict[str, torch.Tensor] = {}  # pool indices of rays that hit the object
+        # Keyed by (shape, finish), like the ground truth's geometry.
+        self._pools: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self._foreground: dict[tuple[str, str], torch.Tensor] = {}  # pool indices of rays that hit the object
 
     def prepare(self, on_progress: Callable[[int, int], None] | None = None) -> None:
-        """Render the ground-truth ray pool of every shape (the slow part of setting up)."""
+        """Render the ground-truth ray pool of every (shape, finish) (the slow part of setting up)."""
         if self._pools is not None:
             return
         gen = torch.Generator().manual_seed(self.seed + 7919)
         pools, chunk = {}, 1 << 14
         total = len(self.truth.geometry) * self.pool_rays
         done = 0
-        for shape, geo in self.truth.geometry.items():
+        for key, geo in self.truth.geometry.items():
             o, d = cams.random_rays(self.pool_rays, gen)
             parts = []
             for i in range(0, self.pool_rays, chunk):
@@ -54,8 +55,8 @@ class StudioGuidance:
                 done += len(parts[-1])
                 if on_progress:
                     on_progress(done, total)
-            pools[shape] = (o, d, torch.cat(parts))
-        self._foreground = {shape: (geo[:, 0] > 0.5).nonzero()[:, 0] for shape, (_, _, geo) in pools.items()}
+            pools[key] = (o, d, torch.cat(parts))
+        self._foreground = {key: (geo[:, 0] > 0.5).nonzero()[:, 0] for key, (_, _, geo) in pools.items()}
         self._pools = pools
 
     def sample(self, generator: torch.Generator, scenes: list[int] | None = None) -> RayBatch:
@@ -65,9 +66,9 @@ class StudioGuidance:
         os_, ds, targets = [], [], []
         n_fg = int(per_scene * FOREGROUND_FRACTION)
         for s in scenes:
-            shape = self.truth.parsed[s].shape
-            o, d, geo = self._pools[shape]
-            fg = self._foreground[shape]
+            p = self.truth.parsed[s]
+            o, d, geo = self._pools[p.shape, p.finish]
+            fg = self._foreground[p.shape, p.finish]
             idx = torch.randint(len(o), (per_scene,), generator=generator)
             if len(fg) and n_fg:
                 idx[:n_fg] = fg[torch.randint(len(fg), (n_fg,), generator=generator)]

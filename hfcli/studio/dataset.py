@@ -17,7 +17,7 @@ from ..progress import Report, no_report
 from ..render import cameras as cams
 from ..scene import box_corners
 from .truth import ShapeGeometry
-from .vocab import COLOURS, StudioPrompt, parse_prompt
+from .vocab import StudioPrompt, parse_prompt
 
 
 def slug(text: str) -> str:
@@ -44,8 +44,8 @@ def write_dataset(
 
     Written to a temporary sibling directory first, so an interrupted run leaves nothing behind.
     """
-    geometry = ShapeGeometry(prompt.shape)
-    albedo = torch.tensor(COLOURS[prompt.colour])
+    geometry = ShapeGeometry(prompt.shape, prompt.finish)
+    albedo = torch.tensor(prompt.albedo)
     cameras = dataset_cameras(n_views)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -56,7 +56,7 @@ def write_dataset(
         for i in range(n_views):
             geo = geometry.render(rays_o[i], rays_d[i]).reshape(resolution, resolution, 2)
             alpha = geo[..., :1]
-            # NeRF-synthetic PNGs hold straight (not premultiplied) colour.
+            # NeRF-synthetic PNGs hold straight (not premultiplied) colour: albedo × shade·pattern / alpha.
             straight = albedo * geo[..., 1:2] / alpha.clamp_min(1e-6)
             rgba = torch.cat([torch.where(alpha > 1e-6, straight, torch.ones(3)), alpha], dim=-1)
             name = f"images/r_{i:03d}.png"
@@ -69,7 +69,8 @@ def write_dataset(
             "prompt": prompt.text,
             "shape": prompt.shape,
             "colour": prompt.colour,
-            "albedo": list(COLOURS[prompt.colour]),
+            "finish": prompt.finish,
+            "albedo": list(prompt.albedo),
             "background": [1.0, 1.0, 1.0],
             "aabb": [list(corner) for corner in box_corners()],
             "frames": frames,

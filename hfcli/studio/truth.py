@@ -8,9 +8,10 @@ told from a filled one. Ground truth is the field rendered with a fine step; onl
 around the surface is marched, since behind it the remaining transmittance (< 2e-4) cannot
 change a pixel.
 
-Colour is linear in the render: pixel = albedo * shade + (1 - opacity) on white, where
-shade = sum of weight * tone * light along the ray. So each shape's geometry is rendered
-once (opacity and shade per ray) and serves every colour of that shape.
+A finish (hfcli/studio/finishes.py) multiplies that colour by a pattern of the object-space
+position. Colour is linear in the albedo: pixel = albedo * shade + (1 - opacity) on white,
+where shade = sum of weight * tone * light * pattern along the ray. So each (shape, finish)'s
+geometry is rendered once (opacity and shade per ray) and serves every colour.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from ..render import cameras as cams
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_image_batches
 from ..scene import new_grid
+from .finishes import pattern
 from .shapes import shape_sdf
-from .vocab import COLOURS, StudioPrompt, parse_prompt
+from .vocab import StudioPrompt, parse_prompt
 
 SIGMA_MAX = 100.0
 BETA = 0.01  # boundary softness: about a pixel at 64×64 from the eval cameras
@@ -55,12 +57,15 @@ def shade_factor(normal: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
     return light * (1.0 - (1.0 - ACCENT_SHADE) * tone)
 
 
-def scene_query(shape: str, albedo: torch.Tensor):
-    """The studio field of one shape and albedo [3]: points [N, 3] → sigma [N], rgb [N, 3]."""
+def scene_query(shape: str, albedo: torch.Tensor, finish: str = "plain"):
+    """The studio field of one shape, albedo [3] and finish: points [N, 3] → sigma [N], rgb [N, 3]."""
 
     def query(points: torch.Tensor, _scene: int = 0):
         sdf, normal, tone = sdf_and_normal(shape, points)
-        return SIGMA_MAX * torch.sigmoid(-sdf / BETA), albedo * shade_factor(normal, tone)[:, None]
+        shade = shade_factor(normal, tone)
+        if finish != "plain":  # plain skips the multiply by 1, so its renders stay bit-for-bit
+            shade = shade * pattern(finish, points)
+        return SIGMA_MAX * torch.sigmoid(-sdf / BETA), albedo * shade[:, None]
 
     return query
 
@@ -75,12 +80,13 @@ def shell_grid(shape: str) -> OccupancyGrid:
 
 
 class ShapeGeometry:
-    """Renders one shape's opacity and shade along any rays (colour-free ground truth)."""
+    """Renders one shape's opacity and shade (light times the finish's pattern) along any rays:
+    colour-free ground truth."""
 
-    def __init__(self, shape: str):
-        self.shape = shape
+    def __init__(self, shape: str, finish: str = "plain"):
+        self.shape, self.finish = shape, finish
         self.grid = shell_grid(shape)
-        self._query = scene_query(shape, torch.tensor([1.0, 0.0, 0.0]))  # channel 0 carries the shade
+        self._query = scene_query(shape, torch.tensor([1.0, 0.0, 0.0]), finish)  # channel 0 carries the shade
 
     def _channels(self, points: torch.Tensor, scene: int):
         sigma, rgb = self._query(points, scene)
@@ -102,7 +108,8 @@ def colorize(geometry: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
 
 class GroundTruth:
     """The exact views of a list of studio prompts (raises PromptError for a prompt outside the
-    vocabulary). A shape's geometry is rendered once per camera set and serves every colour."""
+    vocabulary). A (shape, finish)'s geometry is rendered once per camera set and serves every
+    colour."""
 
     def __init__(self, prompts: list[str]):
         self.prompts = list(prompts)
@@ -112,18 +119,18 @@ class GroundTruth:
                 self.parsed.append(parse_prompt(prompt))
             except PromptError as err:
                 raise PromptError(f"prompt {n}: {err}") from None
-        self.albedos = [torch.tensor(COLOURS[p.colour]) for p in self.parsed]
-        self.geometry = {p.shape: ShapeGeometry(p.shape) for p in self.parsed}
+        self.albedos = [torch.tensor(p.albedo) for p in self.parsed]
+        self.geometry = {(p.shape, p.finish): ShapeGeometry(p.shape, p.finish) for p in self.parsed}
         self._views: dict[tuple, torch.Tensor] = {}
 
     @torch.no_grad()
     def views(self, scene: int, cameras: cams.Cameras, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Images [B, H, W, 3] and opacities [B, H, W] of prompt `scene`."""
-        shape_name = self.parsed[scene].shape
-        key = (shape_name, resolution, cameras.fov_x, cameras.c2w.numpy().tobytes())
+        p = self.parsed[scene]
+        key = (p.shape, p.finish, resolution, cameras.fov_x, cameras.c2w.numpy().tobytes())
         if key not in self._views:
             o, d = cams.image_rays(cameras, resolution)
-            self._views[key] = self.geometry[shape_name].render(o.reshape(-1, 3), d.reshape(-1, 3))
+            self._views[key] = self.geometry[p.shape, p.finish].render(o.reshape(-1, 3), d.reshape(-1, 3))
         geo = self._views[key]
         shape = (len(cameras), resolution, resolution)
         return colorize(geo, self.albedos[scene]).reshape(*shape, 3), geo[:, 0].reshape(shape)

@@ -1,12 +1,12 @@
-"""The studio vocabulary (10 + 4 shapes, 8 colours), the zero-shot split, and the prompt parser.
+"""The studio vocabulary (10 + 4 shapes, named colours, 7 finishes) and the prompt parser.
 
-The shapes and colours are the HyperFields paper's, so our numbers compare with it. The split
-is fixed by index arithmetic (docs/ARCHITECTURE.md, "The studio vocabulary and the zero-shot split"):
-shape i trains colours (i + k) mod 8 for k = 0..4 and holds out the other three.
+The shapes and the 8 base colours are the HyperFields paper's, so our numbers compare with it;
+the other colours are CSS's (hfcli/studio/colours.py). The splits are in hfcli/studio/split.py.
 
 The studio renders only its vocabulary, so the parser is forgiving about *form* (case,
-punctuation, word order, articles, plurals) and strict about *content*: every word that is
-neither a shape, a colour nor a filler is reported back by name.
+punctuation, word order, articles, plurals, "forest green" for "forestgreen", "knitted" for
+"yarn") and strict about *content*: every word that is neither a shape, a colour, a finish
+nor a filler is reported back by name.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from hfcli.errors import PromptError
 from hfcli.text import MAX_PROMPT_CHARS
 
+from .colours import COLOURS, NEAR_WHITE_NAMES, PAPER_COLOURS, canonical_colour, colour_words
+
 # ----------------------------------------------------------------------------- vocabulary
 
-# In-distribution shapes; the order defines the split below and the prompt-file order.
+# In-distribution shapes; the order defines the splits (split.py) and the prompt-file order.
 SHAPES: tuple[str, ...] = (
     "chair",
     "pot",
@@ -36,75 +38,46 @@ SHAPES: tuple[str, ...] = (
 OOD_SHAPES: tuple[str, ...] = ("mug", "table", "lamp", "donut")
 ALL_SHAPES: tuple[str, ...] = SHAPES + OOD_SHAPES
 
-# sRGB albedos in [0, 1]. Chosen to be far apart from each other and from the white
-# background, so a wrong colour is a measurable error rather than a shade difference.
-COLOURS: dict[str, tuple[float, float, float]] = {
-    "yellow": (0.95, 0.80, 0.10),
-    "green": (0.15, 0.60, 0.20),
-    "orange": (0.95, 0.48, 0.08),
-    "purple": (0.50, 0.22, 0.70),
-    "mint": (0.55, 0.90, 0.72),
-    "blue": (0.15, 0.35, 0.85),
-    "red": (0.85, 0.10, 0.12),
-    "pink": (0.97, 0.50, 0.72),
+# The paper's 8 colours, in the order the old split indexes them; COLOURS has every name.
+COLOUR_NAMES: tuple[str, ...] = tuple(PAPER_COLOURS)
+
+# Surface finishes: procedural patterns in object space (hfcli/studio/finishes.py) that modulate
+# the colour. "plain" is the paper's uniform colour.
+FINISHES: tuple[str, ...] = ("plain", "striped", "checkered", "dotted", "yarn", "plaid", "marbled")
+# A finish's own colour, for a prompt that names none ("a yarn bowl": natural wool).
+FINISH_COLOURS: dict[str, tuple[float, float, float]] = {
+    "plain": (0.55, 0.55, 0.55),  # a neutral mid grey
+    "striped": (0.20, 0.30, 0.60),
+    "checkered": (0.70, 0.15, 0.15),
+    "dotted": (0.15, 0.45, 0.45),
+    "yarn": (0.78, 0.68, 0.52),  # undyed wool
+    "plaid": (0.85, 0.28, 0.22),  # light enough that crossing bands (x0.38) still read
+    "marbled": (0.72, 0.72, 0.70),
 }
-COLOUR_NAMES: tuple[str, ...] = tuple(COLOURS)
-
-TEACHER_COLOURS_PER_SHAPE = 5  # k = 0..4 in the split rule
-
-
-# ----------------------------------------------------------------------------- the split
-
-
-def _shape_index(shape: str) -> int:
-    if shape in OOD_SHAPES:
-        raise ValueError(f"{shape!r} is an out-of-distribution shape: it has no teacher colours")
-    if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; known shapes: {', '.join(SHAPES)}")
-    return SHAPES.index(shape)
-
-
-def teacher_colours(shape: str) -> list[str]:
-    """The 5 colours shape i trains on: colour (i + k) mod 8 for k = 0..4, in that k order."""
-    i = _shape_index(shape)
-    n = len(COLOUR_NAMES)
-    return [COLOUR_NAMES[(i + k) % n] for k in range(TEACHER_COLOURS_PER_SHAPE)]
-
-
-def heldout_colours(shape: str) -> list[str]:
-    """The 3 colours a shape never trains on (zero-shot), in colour order."""
-    train = set(teacher_colours(shape))
-    return [c for c in COLOUR_NAMES if c not in train]
 
 
 @dataclass(frozen=True)
 class StudioPrompt:
-    """One studio scene: a shape from ALL_SHAPES in a colour from COLOURS."""
+    """One studio scene: a shape from ALL_SHAPES, a colour from COLOURS (None: the finish's own
+    colour) and a finish from FINISHES."""
 
     shape: str
-    colour: str
+    colour: str | None = None
+    finish: str = "plain"
+
+    @property
+    def albedo(self) -> tuple[float, float, float]:
+        """The base colour the finish's pattern modulates."""
+        return COLOURS[self.colour] if self.colour is not None else FINISH_COLOURS[self.finish]
 
     @property
     def text(self) -> str:
-        """The canonical prompt, e.g. "a yellow chair"; parse_prompt(p.text) == p."""
-        article = "an" if self.colour[0] in "aeiou" else "a"
-        return f"{article} {self.colour} {self.shape}"
-
-
-def train_prompts() -> list[StudioPrompt]:
-    """The 50 teacher prompts, in shape order then k order."""
-    return [StudioPrompt(s, c) for s in SHAPES for c in teacher_colours(s)]
-
-
-def heldout_prompts() -> list[StudioPrompt]:
-    """The 30 zero-shot prompts, in shape order then colour order."""
-    return [StudioPrompt(s, c) for s in SHAPES for c in heldout_colours(s)]
-
-
-def ood_prompts() -> list[StudioPrompt]:
-    """OOD shape j in colours (j, j+3, j+6) mod 8: 4 shapes x 3 colours."""
-    n = len(COLOUR_NAMES)
-    return [StudioPrompt(s, COLOUR_NAMES[(j + 3 * m) % n]) for j, s in enumerate(OOD_SHAPES) for m in range(3)]
+        """The canonical prompt, e.g. "a yellow chair", "a red yarn bowl", "a yarn bowl";
+        parse_prompt(p.text) == p."""
+        colour = colour_words(self.colour) if self.colour is not None else None
+        words = [w for w in (colour, None if self.finish == "plain" else self.finish, self.shape) if w]
+        article = "an" if words[0][0] in "aeiou" else "a"
+        return f"{article} {' '.join(words)}"
 
 
 # ----------------------------------------------------------------------------- the parser
@@ -120,10 +93,14 @@ FILLERS = frozenset(
         "in",
         "with",
         "made",
+        "from",
+        "out",
         "colour",
         "color",
         "coloured",
         "colored",
+        "pattern",
+        "patterned",
         "3d",
         "model",
         "render",
@@ -131,11 +108,40 @@ FILLERS = frozenset(
     }
 )
 # Spelling variants that name the same thing. Honest ones only: no near-synonyms
-# ("seat" is not a chair, "grey" is not a colour of ours).
+# ("seat" is not a chair, "woollen" is not knitted).
 SYNONYMS = {"doughnut": "donut", "knives": "knife"}
-BIGRAMS = {("skate", "board"): "skateboard", ("mint", "green"): "mint"}
+FINISH_SYNONYMS = {
+    "stripy": "striped",
+    "stripey": "striped",
+    "stripe": "striped",
+    "stripes": "striped",
+    "checked": "checkered",
+    "chequered": "checkered",
+    "checker": "checkered",
+    "checkers": "checkered",
+    "checkerboard": "checkered",
+    "chequerboard": "checkered",
+    "dots": "dotted",
+    "dot": "dotted",
+    "spotted": "dotted",
+    "spotty": "dotted",
+    "spots": "dotted",
+    "polkadot": "dotted",
+    "polkadots": "dotted",
+    "polkadotted": "dotted",
+    "knitted": "yarn",
+    "knit": "yarn",
+    "tartan": "plaid",
+    "marble": "marbled",
+}
+# Phrases that are not simply their words run together (those are merged by _tokens).
+PHRASES = {("mint", "green"): "mint"}
+# Run-together words _tokens may form: "forest green" -> "forestgreen", "polka dot", "skate board".
+_JOINABLE = frozenset(COLOURS) | set(NEAR_WHITE_NAMES) | set(ALL_SHAPES) | set(FINISH_SYNONYMS)
+_MAX_JOINED = 4  # "light golden rod yellow": the longest CSS name, split as a user might
 
 _SHOWN_CHARS = 80  # how much of the prompt an error message echoes
+_FORM = "'[colour] [finish] <shape>'"
 
 
 def _shown(text: str) -> str:
@@ -146,15 +152,23 @@ def _shown(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    """Lower-case words; punctuation is a separator ("3-D" stays one word)."""
+    """Lower-case words; punctuation is a separator ("3-D" stays one word); consecutive words
+    that run together into a vocabulary word become it, the longest run first."""
     text = re.sub(r"\b3-d\b", "3d", text.lower())
     words = re.sub(r"[^a-z0-9]+", " ", text).split()
     merged: list[str] = []
-    for w in words:
-        if merged and (merged[-1], w) in BIGRAMS:
-            merged[-1] = BIGRAMS[(merged[-1], w)]
+    i = 0
+    while i < len(words):
+        for n in range(min(_MAX_JOINED, len(words) - i), 1, -1):
+            run = words[i : i + n]
+            joined = PHRASES.get(tuple(run)) or "".join(run)
+            if tuple(run) in PHRASES or joined in _JOINABLE or _singular(joined) in ALL_SHAPES:
+                merged.append(joined)
+                i += n
+                break
         else:
-            merged.append(w)
+            merged.append(words[i])
+            i += 1
     return merged
 
 
@@ -175,48 +189,63 @@ def _quoted(words: list[str]) -> str:
 
 
 def parse_prompt(text: str) -> StudioPrompt:
-    """Parse a free-form prompt ("Red chair.", "a chair, red") into one shape and one colour.
+    """Parse a free-form prompt ("Red chair.", "a bowl made of yarn", "a forest green striped
+    pot") into a shape, an optional colour (None: the finish's own) and a finish ("plain" when
+    none is named).
 
-    Raises PromptError (one line) for an empty or over-long prompt, a missing or conflicting
-    shape or colour, or words outside the vocabulary, naming the words it did not understand.
+    Raises PromptError (one line) for an empty or over-long prompt, a missing shape, more than
+    one shape, colour or finish, or words outside the vocabulary, naming the words it did not
+    understand.
     """
     if len(text) > MAX_PROMPT_CHARS:
         raise PromptError(f"prompt is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}")
     words = _tokens(text)
     if not words:  # blank, or punctuation only
-        raise PromptError("empty prompt; write a colour and a shape, e.g. 'a red chair'")
+        raise PromptError(f"empty prompt; write {_FORM}, e.g. 'a red chair' or 'a yarn bowl'")
 
     shapes: list[str] = []
     colours: list[str] = []
+    finishes: list[str] = []
+    too_white: list[str] = []
     unknown: list[str] = []
     for word in words:
         word = _singular(word)
+        finish = FINISH_SYNONYMS.get(word, word)
         if word in ALL_SHAPES:
             shapes.append(word)
-        elif word in COLOURS:
-            colours.append(word)
+        elif canonical_colour(word) in COLOURS:
+            colours.append(canonical_colour(word))
+        elif finish in FINISHES:
+            finishes.append(finish)
+        elif word in NEAR_WHITE_NAMES:
+            too_white.append(word)
         elif word not in FILLERS:
             unknown.append(word)
-    shapes = list(dict.fromkeys(shapes))  # "red chair, a chair" names one chair
-    colours = list(dict.fromkeys(colours))
-    unknown = list(dict.fromkeys(unknown))
+    # Repeats name one thing: "red chair, a chair"; "a knitted yarn bowl".
+    shapes, colours, finishes = (list(dict.fromkeys(xs)) for xs in (shapes, colours, finishes))
+    unknown = list(dict.fromkeys(unknown + too_white))
 
     shown = _shown(text)
     note = f" (did not understand {_quoted(unknown)})" if unknown else ""
-    if len(shapes) > 1:
-        raise PromptError(f"more than one shape ({_quoted(shapes)}) in {shown}; the studio renders one{note}")
-    if len(colours) > 1:
-        raise PromptError(f"more than one colour ({_quoted(colours)}) in {shown}; the studio renders one{note}")
+    for kind, found in (("shape", shapes), ("colour", colours), ("finish", finishes)):
+        if len(found) > 1:
+            raise PromptError(f"more than one {kind} ({_quoted(found)}) in {shown}; the studio renders one{note}")
     if not shapes:
         raise PromptError(f"no shape word in {shown}{note}; known shapes: {', '.join(ALL_SHAPES)}")
-    if not colours:
-        raise PromptError(f"no colour word in {shown}{note}; known colours: {', '.join(COLOUR_NAMES)}")
+    if too_white:
+        raise PromptError(
+            f"{_quoted(too_white)} in {shown} is too close to the studio's white background to "
+            "render; choose a darker colour"
+        )
     if unknown:
         raise PromptError(
-            f"did not understand {_quoted(unknown)} in {shown}; the studio knows only "
-            f"'<colour> <shape>' (colours: {', '.join(COLOUR_NAMES)}; shapes: {', '.join(ALL_SHAPES)})"
+            f"did not understand {_quoted(unknown)} in {shown}; the studio knows only {_FORM} "
+            f"(colours: {', '.join(COLOUR_NAMES)} or a CSS colour name; finishes: {', '.join(FINISHES)}; "
+            f"shapes: {', '.join(ALL_SHAPES)})"
         )
-    return StudioPrompt(shape=shapes[0], colour=colours[0])
+    return StudioPrompt(
+        shape=shapes[0], colour=colours[0] if colours else None, finish=finishes[0] if finishes else "plain"
+    )
 
 
 def shape_words(text: str) -> set[str]:
