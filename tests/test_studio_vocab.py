@@ -238,3 +238,25 @@ def test_shape_words_and_the_unlearned_shape_note():
     note = unlearned_shape_note("a green mug", trained)
     assert note is not None and "(bowl, chair)" in note and "hf finetune --guidance sd" in note
     assert unlearned_shape_note("a cat", learned_shapes(["a photo of a dog"])) is None  # no studio shapes to compare
+
+
+@pytest.mark.parametrize(
+    "prompt, fragment",
+    [
+        ("a red blue bowl", "more than one colour"),
+        ("a striped yarn bowl", "more than one finish"),
+        ("a wooden bowl", "'wooden'"),
+        ("yarn", "no shape word"),
+        ("crimson", "no shape word"),
+    ],
+)
+def test_hf_studio_refuses_bad_world_prompts_in_one_line_and_writes_nothing(prompt, fragment, tmp_path, capsys):
+    from hfcli.cli import run
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text(f"a red bowl\n{prompt}\n")
+    out = tmp_path / "data"
+    assert run(["studio", str(prompts), "--out", str(out), "--views", "1", "--resolution", "16"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and fragment in err, err
+    assert not out.exists()

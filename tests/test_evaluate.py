@@ -1,0 +1,34 @@
+"""hf eval on the bigger world: the retrieval baseline keeps a prompt's finish, and the report
+groups prompts by what the model never saw of them."""
+
+from hfcli import checkpoint as ck
+from hfcli.evaluate import evaluate_model, nearest_training_prompt
+from hfcli.model import PromptModel
+
+TRAINING = ["a red bowl", "a blue striped bowl", "a pink striped bowl", "a red chair", "a yarn chair"]
+
+
+def test_the_baseline_is_the_same_shape_in_the_same_finish_nearest_in_colour():
+    # Red is nearer pink than blue; the plain red bowl is nearer still, but in another finish.
+    assert nearest_training_prompt("a red striped bowl", TRAINING) == "a pink striped bowl"
+    assert nearest_training_prompt("a crimson bowl", TRAINING) == "a red bowl"
+    # No yarn bowl was trained: the nearest colour in any finish.
+    assert nearest_training_prompt("a red yarn bowl", TRAINING) == "a red bowl"
+    # No colour: the finish's own colour is the one compared.
+    assert nearest_training_prompt("a yarn chair", TRAINING) == "a yarn chair"
+    assert nearest_training_prompt("a red mug", TRAINING) is None
+
+
+def test_eval_groups_prompts_by_what_the_model_never_saw():
+    model = PromptModel.from_checkpoint(ck.load("default"))  # the paper's 50 plain prompts
+    prompts = ["a yellow chair", "a pink chair", "a crimson chair", "a red striped chair", "a red mug"]
+    report = evaluate_model(model, prompts, with_mesh=False)
+    kinds = [row["unseen"] for row in report["prompts"]]
+    assert kinds == ["trained", "combination", "colour", "finish", "shape"]
+    groups = report["groups"]
+    assert list(groups) == kinds and all(g["prompts"] == 1 for g in groups.values())
+    for row in report["prompts"]:
+        assert groups[row["unseen"]]["mean"]["psnr"] == round(row["psnr"], 4)
+    assert report["prompts"][3]["retrieved"] == "an orange chair"  # no striped chair trained: nearest colour
+    # A trained prompt is far better than one in a finish the model never saw.
+    assert groups["trained"]["mean"]["psnr"] > groups["finish"]["mean"]["psnr"] + 3.0
