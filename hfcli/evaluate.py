@@ -35,19 +35,42 @@ EVAL_MESH_RESOLUTION = 96
 SILHOUETTE_OPACITY = 0.5
 
 
-def _true_surface_points(shape: str) -> np.ndarray:
-    """Points on the studio shape's true surface (vertices of its sdf = 0 mesh)."""
+TRUE_MESH_RESOLUTION = 128
+SURFACE_KEYS = ("normal_consistency", "faces_off_30", "surface_distance")
+
+
+def _true_mesh(shape: str, resolution: int = TRUE_MESH_RESOLUTION):
+    """The studio shape's exact surface (sdf = 0) by the same marching cubes a model's mesh uses."""
     from .export import extract_mesh
     from .studio.shapes import shape_sdf
 
-    mesh = extract_mesh(
+    return extract_mesh(
         lambda p: -shape_sdf(shape, p)[0],
         lambda p: torch.zeros(len(p), 3),
         threshold=0.0,
-        resolution=128,
+        resolution=resolution,
         fill_cavities=False,
     )
-    return mesh.vertices
+
+
+def _true_surface_points(shape: str) -> np.ndarray:
+    """Points on the studio shape's true surface (vertices of its sdf = 0 mesh)."""
+    return _true_mesh(shape).vertices
+
+
+def _surface(mesh, shape: str) -> dict:
+    """surface_figures of a mesh against the shape's exact SDF, rounded like the other figures."""
+    from .metrics import surface_figures
+    from .studio.shapes import shape_sdf
+
+    figures = surface_figures(mesh.vertices, mesh.faces, lambda p: shape_sdf(shape, p)[0])
+    return {k: round(figures[k], 4) for k in SURFACE_KEYS}
+
+
+def truth_surface(shape: str, resolution: int = EVAL_MESH_RESOLUTION) -> dict:
+    """The ceiling of the surface figures: the shape's true SDF meshed by the same marching
+    cubes at the resolution a model's eval mesh uses."""
+    return _surface(_true_mesh(shape, resolution), shape)
 
 
 def image_metrics(scene, truth, index: int) -> dict:
@@ -65,18 +88,19 @@ def image_metrics(scene, truth, index: int) -> dict:
     }
 
 
-def mesh_chamfer(scene, shape: str, true_points: np.ndarray) -> dict:
-    """Chamfer distance between the scene's mesh and the shape's true surface."""
+def mesh_figures(scene, shape: str, true_points: np.ndarray) -> dict:
+    """Chamfer distance between the scene's mesh and the shape's true surface, and how smooth
+    and true that mesh's surface is (metrics.surface_figures against the exact SDF)."""
     from .metrics import chamfer
     from .outputs import scene_mesh
     from .studio.shapes import shape_sdf
 
     try:
         mesh = scene_mesh(scene, EVAL_MESH_RESOLUTION)
-    except EmptyMeshError:
-        return {"chamfer": None, "mesh_error": "no surface"}  # JSON has no infinity
+    except EmptyMeshError:  # JSON has no infinity
+        return {"chamfer": None, **dict.fromkeys(SURFACE_KEYS), "mesh_error": "no surface"}
     sdf, _ = shape_sdf(shape, torch.as_tensor(mesh.vertices))
-    return {"chamfer": round(chamfer(mesh.vertices, true_points, sdf.abs().numpy()), 4)}
+    return {"chamfer": round(chamfer(mesh.vertices, true_points, sdf.abs().numpy()), 4), **_surface(mesh, shape)}
 
 
 # Added to the colour distance of a training prompt in another finish: more than any RGB
@@ -124,6 +148,7 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
     surfaces: dict[str, np.ndarray] = {}
     scenes: dict[str, object] = {}
     chamfers: dict[str, dict] = {}  # a scene's mesh is the same whichever prompt it is scored for
+    truths: dict[str, dict] = {}  # the surface figures of each shape's true mesh: the ceiling
 
     def metrics(scored: str, i: int) -> dict:
         """Metrics of the model's answer to `scored` against the ground truth of prompt i."""
@@ -134,11 +159,12 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
             shape = truth.parsed[i].shape
             if shape not in surfaces:
                 surfaces[shape] = _true_surface_points(shape)
+                truths[shape] = truth_surface(shape)
             if scored not in chamfers:
-                chamfers[scored] = mesh_chamfer(scenes[scored], shape, surfaces[shape])
+                chamfers[scored] = mesh_figures(scenes[scored], shape, surfaces[shape])
             out.update(chamfers[scored])
         else:
-            out["chamfer"] = None
+            out.update({"chamfer": None, **dict.fromkeys(SURFACE_KEYS)})
         return out
 
     trained = [p for _, p in _parsed_training(model.prompts)]
@@ -167,12 +193,14 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
             for kind in dict.fromkeys(r["unseen"] for r in rows)
             for group in [[r for r in rows if r["unseen"] == kind]]
         },
+        "truth_surface": truths if with_mesh else None,
+        "truth_surface_mean": _means(list(truths.values()), SURFACE_KEYS) if with_mesh else None,
     }
 
 
-def _means(rows: list[dict]) -> dict:
+def _means(rows: list[dict], keys: tuple[str, ...] = ("psnr", "ssim", "iou", "chamfer", *SURFACE_KEYS)) -> dict:
     out = {}
-    for key in ("psnr", "ssim", "iou", "chamfer"):
+    for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
         out[key] = round(sum(values) / len(values), 4) if values else None
     return out

@@ -54,3 +54,73 @@ def chamfer(pred_points: np.ndarray, true_points: np.ndarray, pred_to_surface: n
 
     back, _ = cKDTree(pred_points).query(true_points)
     return float(0.5 * (np.mean(pred_to_surface) + np.mean(back)))
+
+
+# ───────────────────────────── mesh surface quality ─────────────────────────────
+
+SURFACE_OFF_DEGREES = 30.0
+SURFACE_CHUNK = 65536
+# Tetrahedral stencil for the SDF gradient: sum_i k_i f(p + h k_i) is 4h times the gradient.
+_TETRA = np.array([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, 1.0, 1.0]])
+
+
+def _sdf_values(sdf_fn, points: np.ndarray, chunk: int) -> np.ndarray:
+    """sdf_fn (float32 tensor [N, 3] → [N]) on points [N, 3] in chunks, as float64 [N]."""
+    outs = []
+    with torch.no_grad():
+        for s in range(0, len(points), chunk):
+            p = torch.as_tensor(points[s : s + chunk], dtype=torch.float32)
+            outs.append(np.asarray(torch.as_tensor(sdf_fn(p)).reshape(-1).double().cpu()))
+    return np.concatenate(outs) if outs else np.zeros(0)
+
+
+def surface_figures(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    sdf_fn,
+    *,
+    step: float = 1e-3,
+    area_weighted: bool = True,
+    chunk: int = SURFACE_CHUNK,
+) -> dict:
+    """How smooth and how true a triangle mesh is against an exact signed distance, face by face.
+
+    vertices [V, 3], faces [F, 3]; sdf_fn: float32 tensor points [N, 3] → signed distance [N]
+    (evaluated SURFACE_CHUNK points at a time). The true normal of a face is the SDF's gradient
+    at its centroid (tetrahedral stencil of half-width `step`, normalised); angles use |cos|, so
+    the winding of the faces does not matter. Every figure is a mean over faces weighted by face
+    area (with `area_weighted=False`: every face counts once, as a face count):
+
+    normal_consistency: mean |cos| between the face normal and the true normal (1 = exact);
+    faces_off_30: the share (0..1) of faces more than SURFACE_OFF_DEGREES off the true normal;
+    surface_distance: mean |sdf| at the face centroids, in scene units.
+    A face of zero area, or where the gradient vanishes, counts as |cos| = 0.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    if len(f) == 0:
+        raise ValueError("surface_figures needs at least one face")
+    tri = v[f]  # [F, 3, 3]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    twice_area = np.linalg.norm(cross, axis=1)
+    centroids = tri.mean(axis=1)
+    stencil = (centroids[:, None, :] + step * _TETRA[None]).reshape(-1, 3)
+    values = _sdf_values(sdf_fn, np.concatenate([centroids, stencil]), chunk)
+    distance = np.abs(values[: len(f)])
+    grad = np.einsum("fk,kc->fc", values[len(f) :].reshape(len(f), 4), _TETRA)
+    grad_norm = np.linalg.norm(grad, axis=1)
+    denom = twice_area * grad_norm
+    ok = denom > 1e-30
+    cos = np.zeros(len(f))
+    cos[ok] = np.abs(np.einsum("fc,fc->f", cross[ok], grad[ok])) / denom[ok]
+    cos = np.clip(cos, 0.0, 1.0)
+    weights = twice_area if area_weighted else np.ones(len(f))
+    total = float(weights.sum())
+    if total <= 0.0:
+        raise ValueError("surface_figures needs a mesh of non-zero area")
+    off = cos < np.cos(np.radians(SURFACE_OFF_DEGREES))
+    return {
+        "normal_consistency": float(np.dot(weights, cos) / total),
+        "faces_off_30": float(np.dot(weights, off) / total),
+        "surface_distance": float(np.dot(weights, distance) / total),
+    }

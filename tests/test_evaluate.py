@@ -2,7 +2,7 @@
 groups prompts by what the model never saw of them."""
 
 from hfcli import checkpoint as ck
-from hfcli.evaluate import evaluate_model, nearest_training_prompt
+from hfcli.evaluate import SURFACE_KEYS, evaluate_model, nearest_training_prompt
 from hfcli.model import PromptModel
 
 TRAINING = ["a red bowl", "a blue striped bowl", "a pink striped bowl", "a red chair", "a yarn chair"]
@@ -32,3 +32,21 @@ def test_eval_groups_prompts_by_what_the_model_never_saw():
     assert report["prompts"][3]["retrieved"] == "an orange chair"  # no striped chair trained: nearest colour
     # A trained prompt is far better than one in a finish the model never saw.
     assert groups["trained"]["mean"]["psnr"] > groups["finish"]["mean"]["psnr"] + 3.0
+    # No mesh, no surface figures.
+    assert all(report["mean"][k] is None and report["prompts"][0][k] is None for k in SURFACE_KEYS)
+    assert report["truth_surface"] is None and report["truth_surface_mean"] is None
+
+
+def test_eval_measures_the_mesh_surface_against_the_truths_own_mesh():
+    model = PromptModel.from_checkpoint(ck.load("default"))
+    report = evaluate_model(model, ["a pink chair"], with_mesh=True)  # held out: the baseline meshes too
+    row, mean = report["prompts"][0], report["mean"]
+    truth = report["truth_surface"]["chair"]
+    assert report["truth_surface_mean"] == truth  # one shape: its mean is itself
+    for k in SURFACE_KEYS:
+        assert row[k] is not None and mean[k] == row[k] and row["baseline"][k] is not None
+    assert 0.5 < row["normal_consistency"] < truth["normal_consistency"] <= 1.0
+    assert truth["faces_off_30"] < row["faces_off_30"] < 1.0
+    assert truth["surface_distance"] < row["surface_distance"] < 0.1  # scene units
+    # The ceiling: the exact SDF through the same marching cubes is nearly exact.
+    assert truth["normal_consistency"] > 0.98 and truth["surface_distance"] < 0.001

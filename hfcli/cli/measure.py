@@ -21,12 +21,16 @@ def eval_(
     prompts_file: Path = typer.Option(
         ..., "--prompts", help="Studio prompts to measure, e.g. prompts/heldout.txt.", show_default=False
     ),
-    mesh: bool = typer.Option(True, "--mesh/--no-mesh", help="Also mesh each prompt for the Chamfer distance."),
+    mesh: bool = typer.Option(
+        True, "--mesh/--no-mesh", help="Also mesh each prompt: Chamfer distance and surface normals/distance."
+    ),
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
 ):
     """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
-    and the retrieval baseline (the model's nearest training prompt of the same shape).
+    the mesh surface against the exact SDF (normal consistency, share of faces off by more than
+    30°, mean distance; the truth's own mesh as the ceiling), and the retrieval baseline (the
+    model's nearest training prompt of the same shape).
 
     Example: hf eval student.safetensors --prompts prompts/heldout.txt --json
     """
@@ -57,16 +61,26 @@ def _fmt(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 def _print_eval_table(result: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"hf eval {result['model']}")
-    for name in ("prompt", "unseen", "PSNR", "SSIM", "IoU", "Chamfer", "retrieved", "base PSNR"):
-        table.add_column(name, justify="left" if name in ("prompt", "unseen", "retrieved") else "right")
+    columns = ["prompt", "unseen", "PSNR", "SSIM", "IoU", "Chamfer"]
+    columns += ["normals", ">30°", "dist", "retrieved", "base PSNR"]  # normals …: the mesh surface vs the exact SDF
+    text = {"prompt": 12, "unseen": 6, "retrieved": 8}  # their narrowest: a narrow terminal wraps them
+    for name in columns:  # the figures never wrap
+        table.add_column(
+            name, justify="left" if name in text else "right", no_wrap=name not in text, min_width=text.get(name)
+        )
 
     def add(label: str, unseen: str, r: dict, retrieved: str, base: dict | None) -> None:
-        table.add_row(label, unseen, _fmt(r["psnr"]), _fmt(r["ssim"], 3), _fmt(r["iou"], 3), _fmt(r["chamfer"], 4),
-                      retrieved, _fmt((base or {}).get("psnr")))  # fmt: skip
+        table.add_row(label, unseen, _fmt(r.get("psnr")), _fmt(r.get("ssim"), 3), _fmt(r.get("iou"), 3),
+                      _fmt(r.get("chamfer"), 4), _fmt(r.get("normal_consistency"), 3), _pct(r.get("faces_off_30")),
+                      _fmt(r.get("surface_distance"), 4), retrieved, _fmt((base or {}).get("psnr")))  # fmt: skip
 
     for r in result["prompts"]:
         add(r["prompt"], r["unseen"], r, r.get("retrieved") or "-", r.get("baseline"))
@@ -75,6 +89,8 @@ def _print_eval_table(result: dict) -> None:
         for kind, group in groups.items():
             add(f"mean, {kind} ({group['prompts']})", kind, group["mean"], "", group["baseline_mean"])
     add("mean", "", result["mean"], "", result["baseline_mean"])
+    if result.get("truth_surface_mean"):  # the same marching cubes on the exact SDF
+        add("truth mesh (ceiling)", "", result["truth_surface_mean"], "", None)
     stderr.print(table)
 
 
