@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from . import __version__
 from .bundled import resolve_model
 from .errors import CheckpointError
 from .fsutil import atomic_path
@@ -33,11 +34,13 @@ class Checkpoint:
     step: int = 0
     metrics: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    written_by: str = __version__  # the hfcli that wrote it (read back from the header)
 
     def header(self) -> dict:
         return {
             "kind": self.kind,
             "format_version": FORMAT_VERSION,
+            "hfcli_version": __version__,
             "config": self.config,
             "prompts": self.prompts,
             "text_encoder": self.text_encoder,
@@ -105,6 +108,7 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
         step=int(header["step"]),
         metrics=header.get("metrics", {}),
         extra=header.get("extra", {}),
+        written_by=str(header.get("hfcli_version", "0.1.0 or older")),
     )
 
 

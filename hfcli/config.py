@@ -20,6 +20,7 @@ MAX_TOKENS = 32  # studio prompts are ~6 tokens; long prompts are truncated, not
 EVAL_RESOLUTION = 64  # of the 16 eval views (hfcli/evaluate.py)
 POOL_RAYS = 1 << 17  # studio ground-truth rays rendered per shape before training
 GUIDANCES = ("auto", "studio", "sd")
+FIELD_KINDS = ("density", "sdf")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -105,6 +106,22 @@ class FieldConfig(Config):
     n_hidden: int = 2  # hidden layers; the MLP has n_hidden + 1 weight matrices
     sigma_max: float = 300.0  # bounded density: sigma = sigma_max * sigmoid(raw + SIGMA_SHIFT)
     sigma_shift: float = -6.0  # so that a fresh field is nearly transparent
+    kind: str = option(
+        "density",
+        "density: the MLP's first output is density (as before); sdf: a signed distance, with density "
+        "sigma_max * sigmoid(-sdf / beta) and an eikonal term, for smooth surfaces meshed at its zero level.",
+        flag="--field",
+        choices=FIELD_KINDS,
+    )
+    # sdf: the boundary's softness starts here and is learned (VolSDF, NeuS) at the encoding's rate.
+    sdf_beta: float = 0.02
+    # sdf: a fresh field is a ball of this radius (sdf = |x| - r + the MLP's output), so
+    # training carves an opaque solid rather than grows one out of nothing.
+    sdf_init_radius: float = 0.5
+    # sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points of the box, beside the
+    # photometric mean squared error; and how many points each scene of a step draws.
+    eikonal_weight: float = 0.003
+    eikonal_points: int = 1024
 
     @property
     def in_features(self) -> int:

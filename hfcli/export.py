@@ -62,14 +62,21 @@ def _eval(fn: FieldFn, points: np.ndarray, chunk: int, device) -> np.ndarray:
 
 @torch.no_grad()
 def _sample_grid(
-    density_fn: FieldFn, lo: np.ndarray, step: np.ndarray, res: int, chunk: int, device, active: ActiveFn | None = None
+    density_fn: FieldFn,
+    lo: np.ndarray,
+    step: np.ndarray,
+    res: int,
+    chunk: int,
+    device,
+    active: ActiveFn | None = None,
+    outside: float = 0.0,
 ) -> np.ndarray:
     """Density on the res³ grid lo + [i, j, k]·step; returns [res, res, res], axis 0 = x.
-    With `active`, only the lattice points it marks are evaluated; the rest read zero."""
+    With `active`, only the lattice points it marks are evaluated; the rest read `outside`."""
     if active is not None:
         mask = active(*(lo[i] + np.arange(res) * step[i] for i in range(3)))
         flat = np.flatnonzero(mask)
-        out = np.zeros(res**3, dtype=np.float64)
+        out = np.full(res**3, outside, dtype=np.float64)
         ijk = np.stack(np.unravel_index(flat, (res, res, res)), axis=1)
         out[flat] = _eval(density_fn, lo + ijk * step, chunk, device).reshape(-1)
         return np.nan_to_num(out, nan=-np.inf).reshape(res, res, res)
@@ -140,6 +147,7 @@ def extract_mesh(
     fill_cavities: bool = True,
     smooth_voxels: float = 0.0,
     active: ActiveFn | None = None,
+    outside: float = 0.0,
     device: str | torch.device = "cpu",
 ) -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
@@ -152,12 +160,13 @@ def extract_mesh(
     With `fill_cavities`, closed pockets of low density inside the object are filled: a NeRF
     is never trained behind its visible surface, and its noise there would mesh as inner shells.
     `smooth_voxels` > 0 blurs the sampled density (Gaussian sigma, in voxels) before meshing.
-    `active` marks the lattice points worth evaluating (the rest count as zero density).
+    `active` marks the lattice points worth evaluating (the rest read `outside`: zero density, or
+    a negative value when the field is a negated signed distance meshed at 0).
     Raises EmptyMeshError when the field never crosses the threshold.
     """
     lo, hi = (np.asarray(c, dtype=np.float64) for c in (aabb or box_corners()))
     step = (hi - lo) / (resolution - 1)
-    grid = _sample_grid(density_fn, lo, step, resolution, chunk, device, active)
+    grid = _sample_grid(density_fn, lo, step, resolution, chunk, device, active, outside)
     if smooth_voxels > 0:
         grid = gaussian_filter(np.nan_to_num(grid, nan=0.0), smooth_voxels)
     finite = grid[np.isfinite(grid)]

@@ -8,6 +8,8 @@ On the C++ backend, float32 queries on the CPU run encoding and MLP fused per ti
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
@@ -152,28 +154,51 @@ def mlp(features: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
 
 
 def activate(raw: torch.Tensor, cfg: FieldConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """raw [N, 4] → sigma [N] (bounded), albedo [N, 3] in (0, 1)."""
+    """raw [N, 4] of a density field → sigma [N] (bounded), albedo [N, 3] in (0, 1)."""
     sigma = cfg.sigma_max * torch.sigmoid(raw[:, 0] + cfg.sigma_shift)
     return sigma, torch.sigmoid(raw[:, 1:])
 
 
 class Field(torch.nn.Module):
-    """The NeRF of one or more scenes: the shared encoding, queried with per-scene weights."""
+    """The NeRF of one or more scenes: the shared encoding, queried with per-scene weights.
+
+    Of kind `density` the MLP's first output is the density's logit; of kind `sdf` it is a
+    signed distance (plus a ball's, so a fresh field is a solid ball), and the density is
+    sigma_max * sigmoid(-sdf / beta) with a learned beta, as in VolSDF and NeuS: the surface is
+    the zero level of a field trained to be a distance (the eikonal term, hfcli/train)."""
 
     def __init__(self, cfg: FieldConfig, box: tuple[float, ...] = scene.BOX):
         super().__init__()
         self.cfg = cfg
         self.encoding = Encoding(cfg, box)
+        if cfg.kind == "sdf":
+            self.log_beta = torch.nn.Parameter(torch.tensor(math.log(cfg.sdf_beta)))
+
+    def raw(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+        """points [N, 3], weights of one scene → the MLP's outputs [N, 4]."""
+        ops = backend.ops_for(points.device)
+        if ops is not None and _fusable(points, weights):
+            return _fused_raw(ops, self.encoding, points, weights)
+        if torch.is_grad_enabled() or len(points) <= INFERENCE_CHUNK:
+            return mlp(self.encoding(points), weights)
+        return torch.cat(
+            [self.raw(points[i : i + INFERENCE_CHUNK], weights) for i in range(0, len(points), INFERENCE_CHUNK)]
+        )
+
+    def _sdf(self, points: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        return raw[:, 0] + points.norm(dim=-1) - self.cfg.sdf_init_radius
 
     def query(self, points: torch.Tensor, weights: MLPWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """points [N, 3], weights of one scene → sigma [N], albedo [N, 3]."""
-        ops = backend.ops_for(points.device)
-        if ops is not None and _fusable(points, weights):
-            return activate(_fused_raw(ops, self.encoding, points, weights), self.cfg)
-        if torch.is_grad_enabled() or len(points) <= INFERENCE_CHUNK:
-            return activate(mlp(self.encoding(points), weights), self.cfg)
-        parts = [self.query(points[i : i + INFERENCE_CHUNK], weights) for i in range(0, len(points), INFERENCE_CHUNK)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        raw = self.raw(points, weights)
+        if self.cfg.kind != "sdf":
+            return activate(raw, self.cfg)
+        beta = self.log_beta.exp()
+        return self.cfg.sigma_max * torch.sigmoid(-self._sdf(points, raw) / beta), torch.sigmoid(raw[:, 1:])
+
+    def signed_distance(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
+        """points [N, 3] → the signed distance [N] of an sdf field (negative inside)."""
+        return self._sdf(points, self.raw(points, weights))
 
     def density(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
         return self.query(points, weights)[0]

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
+from . import __version__
 from . import checkpoint as ckpt_io
-from .config import FieldConfig, HyperConfig
+from .config import FIELD_KINDS, FieldConfig, HyperConfig
 from .errors import CheckpointError, HfcliError
 from .field import Field, MLPWeights
 from .hyper import HyperNet
@@ -38,6 +39,10 @@ class NerfScene:
     def albedo(self, points: torch.Tensor) -> torch.Tensor:
         return self.field.query(points, self.weights)[1]
 
+    def signed_distance(self, points: torch.Tensor) -> torch.Tensor:
+        """Of an sdf field: negative inside."""
+        return self.field.signed_distance(points, self.weights)
+
 
 def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1) -> OccupancyGrid:
     """A grid built from scratch: each cell sampled `passes` times, then dilated by one cell,
@@ -50,8 +55,19 @@ def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1) -> OccupancyGrid:
     return grid
 
 
-def hyper_from_config(config: dict) -> HyperNet:
-    return HyperNet(FieldConfig(**config["field"]), HyperConfig(**config["hyper"]))
+def field_config(config: dict, written_by: str = __version__) -> FieldConfig:
+    """A checkpoint's field config, refused in one line when its kind is one this hfcli does not know."""
+    kind = config["field"].get("kind", "density")
+    if kind not in FIELD_KINDS:
+        raise CheckpointError(
+            f"the checkpoint holds a field of kind {kind!r}, written by hfcli {written_by}; this hfcli "
+            f"({__version__}) knows {', '.join(FIELD_KINDS)}: upgrade hfcli to read it"
+        )
+    return FieldConfig(**config["field"])
+
+
+def hyper_from_config(config: dict, written_by: str = __version__) -> HyperNet:
+    return HyperNet(field_config(config, written_by), HyperConfig(**config["hyper"]))
 
 
 def model_state(hyper: HyperNet) -> dict[str, torch.Tensor]:
@@ -78,7 +94,7 @@ class PromptModel:
     @classmethod
     def from_checkpoint(cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None) -> PromptModel:
         """`encoder`, when given, is shared (it must be the checkpoint's text encoder)."""
-        hyper = hyper_from_config(ck.config)
+        hyper = hyper_from_config(ck.config, ck.written_by)
         load_model_state(hyper, ck.tensors)
         return cls(hyper, ck.text_encoder, ck.prompts, encoder)
 
@@ -110,7 +126,7 @@ class PromptModel:
 
 
 def nerf_tensors(scene: NerfScene) -> dict[str, torch.Tensor]:
-    tensors = {f"encoding.{k}": v for k, v in scene.field.encoding.state_dict().items()}
+    tensors = dict(scene.field.state_dict())  # encoding.*, and an sdf field's log_beta
     for i, (w, b) in enumerate(scene.weights):
         tensors[f"mlp.{i}.weight"], tensors[f"mlp.{i}.bias"] = w, b
     tensors.update(scene.grid.state())
@@ -130,11 +146,9 @@ def nerf_checkpoint(scene: NerfScene, text_encoder: str, extra: dict | None = No
 
 def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
     try:
-        cfg = FieldConfig(**ck.config["field"])
+        cfg = field_config(ck.config, ck.written_by)
         field = Field(cfg)
-        field.encoding.load_state_dict(
-            {k[len("encoding.") :]: v for k, v in ck.tensors.items() if k.startswith("encoding.")}
-        )
+        field.load_state_dict({k: v for k, v in ck.tensors.items() if k.startswith("encoding.") or k == "log_beta"})
         n_layers = len(cfg.layer_shapes())
         weights = [(ck.tensors[f"mlp.{i}.weight"], ck.tensors[f"mlp.{i}.bias"]) for i in range(n_layers)]
         grid = new_grid()

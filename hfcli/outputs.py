@@ -79,7 +79,19 @@ def occupied_lattice(scene: NerfScene):
 
 
 def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, threshold: float | None = None) -> Mesh:
-    """Mesh of a scene at `threshold` (default: the field's own surface_threshold)."""
+    """Mesh of a scene at density `threshold`. By default: an sdf field at its zero level (the
+    surface it was trained to put there: nothing to measure, nothing to blur), a density field
+    at its own surface_threshold."""
+    if threshold is None and scene.field.cfg.kind == "sdf":
+        # Lattice points in culled cells lie over a cell from the surface: outside, far from 0.
+        return extract_mesh(
+            lambda p: -scene.signed_distance(p),
+            scene.albedo,
+            threshold=0.0,
+            resolution=resolution,
+            active=occupied_lattice(scene),
+            outside=-1.0,
+        )
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.
     active = occupied_lattice(scene) if level > 2 * float(scene.grid.thresholds().max()) else None

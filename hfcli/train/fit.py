@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..config import FieldConfig, HyperConfig, HyperTrainConfig
+from ..config import HyperConfig, HyperTrainConfig
 from ..errors import CheckpointError
 from ..evaluate import evaluate_scenes
 from ..guidance.base import Guidance
 from ..hyper import HyperNet
-from ..model import PromptModel
+from ..model import PromptModel, field_config
 from ..progress import Report, no_report
 from ..text import TextEncoder
 from .loop import Trainer, resumable_checkpoint
@@ -43,7 +43,7 @@ def fit(
         resumed = resumable_checkpoint(out, kind)
         if resumed.prompts != prompts:
             raise CheckpointError(f"{out} was trained on other prompts; use another --out or drop --resume")
-        cfg.field = FieldConfig(**resumed.config["field"])
+        cfg.field = field_config(resumed.config, resumed.written_by)
         cfg.hyper = HyperConfig(**resumed.config["hyper"])
         cfg.text_encoder = resumed.text_encoder
     guidance = make_guidance(cfg)

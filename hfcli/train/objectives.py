@@ -9,13 +9,39 @@ import copy
 import torch
 
 from ..config import LoopConfig
+from ..field import Field, MLPWeights
 from ..guidance.base import Guidance
 from ..hyper import HyperNet, select_prompt
 from ..model import NerfScene, load_model_state, model_state
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_rays
-from ..scene import new_grid
+from ..scene import BOX, new_grid
 from ..text import TokenStates
+
+# The eikonal term's finite differences: a tetrahedron's corners (sum v v^T = 4 I), a step of
+# about a tri-plane texel, so the gradient is the field's as the encoding resolves it.
+_TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
+EIKONAL_STEP = 0.02
+
+
+def eikonal(field: Field, weights: MLPWeights, generator: torch.Generator) -> torch.Tensor:
+    """Mean (|grad sdf| - 1)^2 of an sdf field at random points of the box (Neuralangelo's
+    numerical gradient: four more queries a point, and no second derivative of the encoding)."""
+    lo, hi = torch.tensor(BOX[:3]) + EIKONAL_STEP, torch.tensor(BOX[3:]) - EIKONAL_STEP
+    points = lo + (hi - lo) * torch.rand(field.cfg.eikonal_points, 3, generator=generator)
+    probes = (points[:, None, :] + EIKONAL_STEP * _TETRA).reshape(-1, 3)
+    sdf = field.signed_distance(probes, weights).reshape(-1, 4)
+    gradient = sdf @ _TETRA / (4 * EIKONAL_STEP)
+    return ((gradient.norm(dim=-1) - 1.0) ** 2).mean()
+
+
+def _with_eikonal(loss: torch.Tensor, figures: dict, field: Field, terms: list[torch.Tensor]) -> torch.Tensor:
+    """loss + the field's eikonal weight times the mean of `terms` (sdf fields; else loss)."""
+    if not terms:
+        return loss
+    term = torch.stack(terms).mean()
+    figures["eikonal"] = float(term.detach())
+    return loss + field.cfg.eikonal_weight * term
 
 
 def _groups(cfg: LoopConfig, weights: list[torch.Tensor], encoding: list[torch.Tensor]) -> list[dict]:
@@ -37,7 +63,7 @@ class HyperObjective:
         return self.tokens.states.shape[0]
 
     def param_groups(self, cfg: LoopConfig) -> list[dict]:
-        encoding = list(self.hyper.field.encoding.parameters())
+        encoding = list(self.hyper.field.parameters())  # the shared encoding (and an sdf's softness)
         ids = {id(p) for p in encoding}
         return _groups(cfg, [p for p in self.hyper.parameters() if id(p) not in ids], encoding)
 
@@ -72,9 +98,9 @@ class HyperObjective:
         query = self._scene_query(scenes)
         self.grid.update(lambda pts, s: query(pts, s)[0], generator, scenes=scenes)
 
-    def _scene_query(self, scenes: list[int]):
+    def _scene_query(self, scenes: list[int], weights: MLPWeights | None = None):
         """query(points, scene) → (sigma, rgb) of the given scenes, their weights made once."""
-        weights = self.hyper(self.tokens.select(scenes))
+        weights = self.hyper(self.tokens.select(scenes)) if weights is None else weights
         slot = {s: i for i, s in enumerate(scenes)}
         field = self.hyper.field
         return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
@@ -82,8 +108,9 @@ class HyperObjective:
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         scenes = self._scenes_this_step(generator)
         batch = self.guidance.sample(generator, scenes)
+        weights = self.hyper(self.tokens.select(scenes))
         out = render_rays(
-            self._scene_query(scenes),
+            self._scene_query(scenes, weights),
             batch.rays_o,
             batch.rays_d,
             batch.scene_ids,
@@ -93,7 +120,13 @@ class HyperObjective:
         )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
-        return loss, figures
+        field = self.hyper.field
+        terms = (
+            [eikonal(field, select_prompt(weights, i), generator) for i in range(len(scenes))]
+            if field.cfg.kind == "sdf"
+            else []
+        )
+        return _with_eikonal(loss, figures, field, terms), figures
 
 
 class NerfObjective:
@@ -112,10 +145,10 @@ class NerfObjective:
         return [t for pair in self.weights for t in pair]
 
     def param_groups(self, cfg: LoopConfig) -> list[dict]:
-        return _groups(cfg, self._mlp(), list(self.field.encoding.parameters()))
+        return _groups(cfg, self._mlp(), list(self.field.parameters()))  # encoding (and an sdf's softness)
 
     def parameters(self) -> list[torch.Tensor]:
-        return self._mlp() + list(self.field.encoding.parameters())
+        return self._mlp() + list(self.field.parameters())
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"param.{i}": p for i, p in enumerate(self.parameters())}
@@ -141,7 +174,8 @@ class NerfObjective:
         )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
-        return loss, figures
+        terms = [eikonal(self.field, self.weights, generator)] if self.field.cfg.kind == "sdf" else []
+        return _with_eikonal(loss, figures, self.field, terms), figures
 
     def scene(self) -> NerfScene:
         return NerfScene(self.field, [(w.detach(), b.detach()) for w, b in self.weights], self.grid, self.prompt)

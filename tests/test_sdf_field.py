@@ -1,0 +1,82 @@
+"""The sdf field: density from a signed distance, the eikonal term, meshing at the zero level,
+checkpoints that say which field they hold."""
+
+import json
+
+import pytest
+import torch
+
+from hfcli import checkpoint as ck
+from hfcli.cli import run
+from hfcli.config import FieldConfig
+from hfcli.field import Field
+from hfcli.model import NerfScene, nerf_checkpoint, scene_from_nerf
+from hfcli.outputs import scene_mesh
+from hfcli.scene import new_grid
+from hfcli.train.objectives import eikonal
+
+SMALL = dict(plane_res=32, plane_features=4, grid_res=8, grid_features=4, hidden=16)
+
+
+def ball_scene(radius: float = 0.5) -> NerfScene:
+    """An sdf field whose MLP outputs zero distance: the fresh field's ball, exactly |x| - r."""
+    field = Field(FieldConfig(kind="sdf", sdf_init_radius=radius, **SMALL))
+    weights = [(torch.zeros(o, i), torch.zeros(o)) for o, i in field.cfg.layer_shapes()]
+    return NerfScene(field, weights, new_grid(), "a ball")
+
+
+def test_density_is_the_sigmoid_of_the_signed_distance():
+    scene = ball_scene()
+    points = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.9, 0.0]])
+    sdf = scene.signed_distance(points)
+    torch.testing.assert_close(sdf, torch.tensor([-0.5, 0.0, 0.4]))
+    beta = scene.field.log_beta.exp()
+    torch.testing.assert_close(scene.density(points), 300.0 * torch.sigmoid(-sdf / beta))
+    assert float(scene.density(points)[1].detach()) == pytest.approx(150.0)  # the surface: half of sigma_max
+
+
+def test_the_eikonal_term_is_zero_for_a_distance_and_not_for_a_scaled_one():
+    gen = torch.Generator().manual_seed(0)
+    scene = ball_scene()
+    assert float(eikonal(scene.field, scene.weights, gen).detach()) < 1e-3  # |grad |x|| = 1
+    # raw = |x| (through a bias would be constant; use the radius): a field of 2 |x| has |grad| = 2.
+    doubled = ball_scene()
+    doubled.field._sdf = lambda points, raw: 2 * (points.norm(dim=-1) - 0.5)
+    assert float(eikonal(doubled.field, doubled.weights, gen).detach()) == pytest.approx(1.0, abs=0.05)
+
+
+def test_an_sdf_mesh_lies_on_the_zero_level():
+    scene = ball_scene(0.6)
+    mesh = scene_mesh(scene, resolution=48)
+    radii = torch.as_tensor(mesh.vertices).norm(dim=-1)
+    assert float((radii - 0.6).abs().max()) < 2e-3  # marching cubes on a distance: nearly exact
+    normals = torch.as_tensor(mesh.normals)
+    assert float((normals * torch.as_tensor(mesh.vertices) / radii[:, None]).sum(-1).min()) > 0.99  # outward
+
+
+def test_a_baked_sdf_nerf_round_trips_with_its_softness(tmp_path):
+    scene = ball_scene()
+    with torch.no_grad():
+        scene.field.log_beta.fill_(-3.0)
+    ck.save(nerf_checkpoint(scene, "bundled:all-MiniLM-L6-v2"), tmp_path / "n.safetensors")
+    back = scene_from_nerf(ck.load(tmp_path / "n.safetensors"))
+    assert back.field.cfg.kind == "sdf" and float(back.field.log_beta.detach()) == -3.0
+    points = torch.rand(100, 3) * 2 - 1
+    torch.testing.assert_close(back.density(points), scene.density(points))
+
+
+def test_a_field_kind_this_version_does_not_know_is_one_line(tmp_path, capsys):
+    scene = ball_scene()
+    path = tmp_path / "future.safetensors"
+    checkpoint = nerf_checkpoint(scene, "bundled:all-MiniLM-L6-v2")
+    checkpoint.config["field"]["kind"] = "gaussians"
+    ck.save(checkpoint, path)
+    header = ck.read_header(path)
+    from safetensors.torch import load_file, save_file
+
+    header["hfcli_version"] = "9.9.0"
+    save_file(load_file(str(path)), str(path), metadata={"hfcli": json.dumps(header)})
+    assert run(["export", str(path), "--out", str(tmp_path / "x.glb")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'gaussians'" in err and "9.9.0" in err, err
+    assert not (tmp_path / "x.glb").exists()
