@@ -120,7 +120,7 @@ class FieldConfig(Config):
     sdf_init_radius: float = 0.5
     # sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points of the box, beside the
     # photometric mean squared error; and how many points each scene of a step draws.
-    eikonal_weight: float = 0.003
+    eikonal_weight: float = 0.03
     eikonal_points: int = 1024
 
     @property

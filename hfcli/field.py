@@ -193,8 +193,11 @@ class Field(torch.nn.Module):
         raw = self.raw(points, weights)
         if self.cfg.kind != "sdf":
             return activate(raw, self.cfg)
+        # Density (1 / beta) sigmoid(-sdf / beta): a ray's opacity reaches one half where sdf = 0
+        # whatever beta, so the zero level is where the renders put the surface (VolSDF's
+        # alpha = 1 / beta; the studio's truth, 100 * sigmoid(-sdf / 0.01), is the same form).
         beta = self.log_beta.exp()
-        return self.cfg.sigma_max * torch.sigmoid(-self._sdf(points, raw) / beta), torch.sigmoid(raw[:, 1:])
+        return torch.sigmoid(-self._sdf(points, raw) / beta) / beta, torch.sigmoid(raw[:, 1:])
 
     def signed_distance(self, points: torch.Tensor, weights: MLPWeights) -> torch.Tensor:
         """points [N, 3] → the signed distance [N] of an sdf field (negative inside)."""

@@ -31,8 +31,26 @@ def test_density_is_the_sigmoid_of_the_signed_distance():
     sdf = scene.signed_distance(points)
     torch.testing.assert_close(sdf, torch.tensor([-0.5, 0.0, 0.4]))
     beta = scene.field.log_beta.exp()
-    torch.testing.assert_close(scene.density(points), 300.0 * torch.sigmoid(-sdf / beta))
-    assert float(scene.density(points)[1].detach()) == pytest.approx(150.0)  # the surface: half of sigma_max
+    torch.testing.assert_close(scene.density(points), torch.sigmoid(-sdf / beta) / beta)
+    assert float(scene.density(points)[1].detach()) == pytest.approx(0.5 / float(beta.detach()))
+
+
+def test_a_ray_is_half_opaque_where_it_crosses_the_zero_level():
+    """Density sigmoid(-sdf / beta) / beta integrates to ln 2 from outside up to sdf = 0, so the
+    surface the renders show is the zero level the mesh is cut at, whatever beta."""
+    scene = ball_scene(0.5)
+    for log_beta in (-4.0, -3.0):
+        with torch.no_grad():
+            scene.field.log_beta.fill_(log_beta)
+        origin = torch.tensor([[-1.0, 0.0, 0.0]])
+        # A ray along x that stops at the ball's surface (x = -0.5): its opacity there is 1/2.
+        depth = 0.5
+        steps = torch.linspace(0, depth, 20001)
+        points = origin + steps[:, None] * torch.tensor([1.0, 0.0, 0.0])
+        with torch.no_grad():
+            sigma = scene.density(points)
+        optical_depth = torch.trapezoid(sigma, steps)
+        assert float(1 - torch.exp(-optical_depth)) == pytest.approx(0.5, abs=0.01)
 
 
 def test_the_eikonal_term_is_zero_for_a_distance_and_not_for_a_scaled_one():
