@@ -122,6 +122,8 @@ class FieldConfig(Config):
     # photometric mean squared error; and how many points each scene of a step draws.
     eikonal_weight: float = 0.03
     eikonal_points: int = 1024
+    # sdf: weight of normal smoothness near the zero level (hfcli/train/objectives.py).
+    smoothness_weight: float = 0.1
 
     @property
     def in_features(self) -> int:

@@ -13,7 +13,7 @@ from hfcli.field import Field
 from hfcli.model import NerfScene, nerf_checkpoint, scene_from_nerf
 from hfcli.outputs import scene_mesh
 from hfcli.scene import new_grid
-from hfcli.train.objectives import eikonal
+from hfcli.train.objectives import surface_terms
 
 SMALL = dict(plane_res=32, plane_features=4, grid_res=8, grid_features=4, hidden=16)
 
@@ -53,14 +53,18 @@ def test_a_ray_is_half_opaque_where_it_crosses_the_zero_level():
         assert float(1 - torch.exp(-optical_depth)) == pytest.approx(0.5, abs=0.01)
 
 
-def test_the_eikonal_term_is_zero_for_a_distance_and_not_for_a_scaled_one():
+def test_the_surface_terms_see_a_scaled_distance_and_a_bumpy_surface():
     gen = torch.Generator().manual_seed(0)
     scene = ball_scene()
-    assert float(eikonal(scene.field, scene.weights, gen).detach()) < 1e-3  # |grad |x|| = 1
-    # raw = |x| (through a bias would be constant; use the radius): a field of 2 |x| has |grad| = 2.
+    eik, smooth = (float(t.detach()) for t in surface_terms(scene.field, scene.weights, gen))
+    assert eik < 1e-3  # |grad |x|| = 1
+    assert smooth < 5e-3  # a ball's normals turn by step / radius between neighbours
     doubled = ball_scene()
-    doubled.field._sdf = lambda points, raw: 2 * (points.norm(dim=-1) - 0.5)
-    assert float(eikonal(doubled.field, doubled.weights, gen).detach()) == pytest.approx(1.0, abs=0.05)
+    doubled.field._sdf = lambda points, raw: 2 * (points.norm(dim=-1) - 0.5)  # |grad| = 2
+    assert float(surface_terms(doubled.field, doubled.weights, gen)[0].detach()) == pytest.approx(1.0, abs=0.05)
+    bumpy = ball_scene()
+    bumpy.field._sdf = lambda p, raw: p.norm(dim=-1) - 0.5 + 0.02 * torch.sin(40 * p).prod(dim=-1)
+    assert float(surface_terms(bumpy.field, bumpy.weights, gen)[1].detach()) > 10 * smooth
 
 
 def test_an_sdf_mesh_lies_on_the_zero_level():

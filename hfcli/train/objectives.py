@@ -18,30 +18,44 @@ from ..render.renderer import render_rays
 from ..scene import BOX, new_grid
 from ..text import TokenStates
 
-# The eikonal term's finite differences: a tetrahedron's corners (sum v v^T = 4 I), a step of
+# The surface terms' finite differences: a tetrahedron's corners (sum v v^T = 4 I), a step of
 # about a tri-plane texel, so the gradient is the field's as the encoding resolves it.
 _TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
 EIKONAL_STEP = 0.02
+SMOOTH_BAND = 0.05  # normal smoothness counts within about this distance of the zero level
 
 
-def eikonal(field: Field, weights: MLPWeights, generator: torch.Generator) -> torch.Tensor:
-    """Mean (|grad sdf| - 1)^2 of an sdf field at random points of the box (Neuralangelo's
-    numerical gradient: four more queries a point, and no second derivative of the encoding)."""
-    lo, hi = torch.tensor(BOX[:3]) + EIKONAL_STEP, torch.tensor(BOX[3:]) - EIKONAL_STEP
-    points = lo + (hi - lo) * torch.rand(field.cfg.eikonal_points, 3, generator=generator)
+def _gradients(field: Field, weights: MLPWeights, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sdf [N], its gradient [N, 3]) by finite differences: four queries a point and no second
+    derivative of the encoding (Neuralangelo's numerical gradient)."""
     probes = (points[:, None, :] + EIKONAL_STEP * _TETRA).reshape(-1, 3)
     sdf = field.signed_distance(probes, weights).reshape(-1, 4)
-    gradient = sdf @ _TETRA / (4 * EIKONAL_STEP)
-    return ((gradient.norm(dim=-1) - 1.0) ** 2).mean()
+    return sdf.mean(dim=1), sdf @ _TETRA / (4 * EIKONAL_STEP)
 
 
-def _with_eikonal(loss: torch.Tensor, figures: dict, field: Field, terms: list[torch.Tensor]) -> torch.Tensor:
-    """loss + the field's eikonal weight times the mean of `terms` (sdf fields; else loss)."""
+def surface_terms(field: Field, weights: MLPWeights, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(eikonal, smoothness) of an sdf field at random points of the box: the mean of
+    (|grad sdf| - 1)^2, and near the zero level the mean squared difference between the unit
+    normal at a point and at a point a step away (bumps the eikonal term cannot see)."""
+    n = field.cfg.eikonal_points
+    lo, hi = torch.tensor(BOX[:3]) + 2 * EIKONAL_STEP, torch.tensor(BOX[3:]) - 2 * EIKONAL_STEP
+    points = lo + (hi - lo) * torch.rand(n, 3, generator=generator)
+    step = EIKONAL_STEP * torch.nn.functional.normalize(torch.randn(n, 3, generator=generator), dim=-1)
+    sdf, gradient = _gradients(field, weights, torch.cat([points, points + step]))
+    eikonal = ((gradient.norm(dim=-1) - 1.0) ** 2).mean()
+    normals = torch.nn.functional.normalize(gradient, dim=-1)
+    near = torch.exp(-sdf[:n].detach().abs() / SMOOTH_BAND)
+    smoothness = (near * ((normals[:n] - normals[n:]) ** 2).sum(dim=-1)).mean()
+    return eikonal, smoothness
+
+
+def _with_surface_terms(loss: torch.Tensor, figures: dict, field: Field, terms: list[tuple]) -> torch.Tensor:
+    """loss + the field's weighted surface terms, averaged over scenes (sdf fields; else loss)."""
     if not terms:
         return loss
-    term = torch.stack(terms).mean()
-    figures["eikonal"] = float(term.detach())
-    return loss + field.cfg.eikonal_weight * term
+    eikonal, smoothness = (torch.stack(t).mean() for t in zip(*terms))
+    figures.update(eikonal=float(eikonal.detach()), smoothness=float(smoothness.detach()))
+    return loss + field.cfg.eikonal_weight * eikonal + field.cfg.smoothness_weight * smoothness
 
 
 def _groups(cfg: LoopConfig, weights: list[torch.Tensor], encoding: list[torch.Tensor]) -> list[dict]:
@@ -122,11 +136,11 @@ class HyperObjective:
         figures["samples"] = out.n_samples
         field = self.hyper.field
         terms = (
-            [eikonal(field, select_prompt(weights, i), generator) for i in range(len(scenes))]
+            [surface_terms(field, select_prompt(weights, i), generator) for i in range(len(scenes))]
             if field.cfg.kind == "sdf"
             else []
         )
-        return _with_eikonal(loss, figures, field, terms), figures
+        return _with_surface_terms(loss, figures, field, terms), figures
 
 
 class NerfObjective:
@@ -174,8 +188,8 @@ class NerfObjective:
         )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
-        terms = [eikonal(self.field, self.weights, generator)] if self.field.cfg.kind == "sdf" else []
-        return _with_eikonal(loss, figures, self.field, terms), figures
+        terms = [surface_terms(self.field, self.weights, generator)] if self.field.cfg.kind == "sdf" else []
+        return _with_surface_terms(loss, figures, self.field, terms), figures
 
     def scene(self) -> NerfScene:
         return NerfScene(self.field, [(w.detach(), b.detach()) for w, b in self.weights], self.grid, self.prompt)
