@@ -6,6 +6,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# A tetrahedron's corners, sum k k^T = 4 I: sum_k k f(p + h k) / 4h is f's gradient at p, from
+# four evaluations. The studio's normals, the sdf field's training terms and the surface
+# figures below all take gradients with it.
+TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
+
+
+def tetra_probes(points: torch.Tensor, step: float) -> torch.Tensor:
+    """points [N, 3] → the stencil's points [N, 4, 3] (reshape to [4N, 3] to evaluate)."""
+    return points[:, None, :] + step * TETRA.to(points.dtype)
+
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_C1 = 0.01**2  # (K1 L)^2 with K1 = 0.01, L = 1: the standard constants
@@ -60,8 +71,7 @@ def chamfer(pred_points: np.ndarray, true_points: np.ndarray, pred_to_surface: n
 
 SURFACE_OFF_DEGREES = 30.0
 SURFACE_CHUNK = 65536
-# Tetrahedral stencil for the SDF gradient: sum_i k_i f(p + h k_i) is 4h times the gradient.
-_TETRA = np.array([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, 1.0, 1.0]])
+_TETRA = TETRA.double().numpy()  # the stencil, for float64 arrays
 
 
 def _sdf_values(sdf_fn, points: np.ndarray, chunk: int) -> np.ndarray:

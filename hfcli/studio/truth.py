@@ -21,6 +21,7 @@ import math
 import torch
 
 from ..errors import PromptError
+from ..metrics import TETRA, tetra_probes
 from ..render import cameras as cams
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_image_batches
@@ -38,16 +39,13 @@ NORMAL_EPS = 0.004
 GT_STEP = 0.004
 GT_GRID_RES = 64
 SHELL = 0.08  # depth below the surface after which T < 2e-4
-# Tetrahedron stencil: the SDF and its gradient from 4 evaluations.
-_TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
 
 
 def sdf_and_normal(shape: str, points: torch.Tensor):
     """points [N, 3] → sdf [N], unit normal [N, 3], tone [N] (0 main part, 1 accent)."""
-    probes = points[:, None, :] + NORMAL_EPS * _TETRA  # [N, 4, 3]
-    sdf4, tone4 = shape_sdf(shape, probes.reshape(-1, 3))
+    sdf4, tone4 = shape_sdf(shape, tetra_probes(points, NORMAL_EPS).reshape(-1, 3))
     sdf4 = sdf4.reshape(-1, 4)
-    normal = torch.nn.functional.normalize(sdf4 @ _TETRA, dim=-1)
+    normal = torch.nn.functional.normalize(sdf4 @ TETRA, dim=-1)
     return sdf4.mean(dim=1), normal, tone4.reshape(-1, 4).amax(dim=1)
 
 

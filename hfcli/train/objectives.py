@@ -12,15 +12,15 @@ from ..config import LoopConfig
 from ..field import Field, MLPWeights
 from ..guidance.base import Guidance
 from ..hyper import HyperNet, select_prompt
+from ..metrics import TETRA, tetra_probes
 from ..model import NerfScene, load_model_state, model_state
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_rays
 from ..scene import BOX, new_grid
 from ..text import TokenStates
 
-# The surface terms' finite differences: a tetrahedron's corners (sum v v^T = 4 I), a step of
-# about a tri-plane texel, so the gradient is the field's as the encoding resolves it.
-_TETRA = torch.tensor([[1.0, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]])
+# The surface terms' finite-difference step: about a tri-plane texel, so the gradient is the
+# field's as the encoding resolves it.
 EIKONAL_STEP = 0.02
 SMOOTH_BAND = 0.05  # normal smoothness counts within about this distance of the zero level
 
@@ -28,9 +28,8 @@ SMOOTH_BAND = 0.05  # normal smoothness counts within about this distance of the
 def _gradients(field: Field, weights: MLPWeights, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sdf [N], its gradient [N, 3]) by finite differences: four queries a point and no second
     derivative of the encoding (Neuralangelo's numerical gradient)."""
-    probes = (points[:, None, :] + EIKONAL_STEP * _TETRA).reshape(-1, 3)
-    sdf = field.signed_distance(probes, weights).reshape(-1, 4)
-    return sdf.mean(dim=1), sdf @ _TETRA / (4 * EIKONAL_STEP)
+    sdf = field.signed_distance(tetra_probes(points, EIKONAL_STEP).reshape(-1, 3), weights).reshape(-1, 4)
+    return sdf.mean(dim=1), sdf @ TETRA / (4 * EIKONAL_STEP)
 
 
 def surface_terms(field: Field, weights: MLPWeights, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
