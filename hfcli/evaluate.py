@@ -126,9 +126,13 @@ def nearest_training_prompt(prompt: str, training: list[str]) -> str | None:
     there is one) whose base colour is closest in RGB."""
     from .studio.vocab import parse_prompt
 
-    target = parse_prompt(prompt)
+    return _nearest(parse_prompt(prompt), _parsed_training(training))
+
+
+def _nearest(target, training: list[tuple[str, object]]) -> str | None:
+    """nearest_training_prompt of a parsed prompt among parsed training prompts."""
     best, best_d = None, float("inf")
-    for text, p in _parsed_training(training):
+    for text, p in training:
         if p.shape != target.shape:
             continue
         d = float(np.linalg.norm(np.subtract(p.albedo, target.albedo)))
@@ -167,11 +171,12 @@ def evaluate_model(model, prompts: list[str], with_mesh: bool = True, report: Re
             out.update({"chamfer": None, **dict.fromkeys(SURFACE_KEYS)})
         return out
 
-    trained = [p for _, p in _parsed_training(model.prompts)]
+    training = _parsed_training(model.prompts)  # parsed once, not once per prompt
+    trained = [p for _, p in training]
     rows = []
     for i, prompt in enumerate(prompts):
         row = {"prompt": prompt, "unseen": unseen_kind(truth.parsed[i], trained), **metrics(prompt, i)}
-        neighbour = nearest_training_prompt(prompt, model.prompts)
+        neighbour = _nearest(truth.parsed[i], training)
         row["retrieved"] = neighbour
         row["baseline"] = None
         if neighbour is not None:
