@@ -57,8 +57,8 @@ def options_of(cfg_type: type) -> list[tuple[tuple[str, ...], dataclasses.Field]
     for f in dataclasses.fields(cfg_type):
         if "option" in f.metadata:
             out.append(((f.name,), f))
-        elif dataclasses.is_dataclass(f.default_factory() if f.default_factory is not dataclasses.MISSING else None):
-            out += [((f.name, *path), sub) for path, sub in options_of(type(f.default_factory()))]
+        elif f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(section := f.default_factory()):
+            out += [((f.name, *path), sub) for path, sub in options_of(type(section))]
     return out
 
 

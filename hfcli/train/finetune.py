@@ -72,10 +72,15 @@ def finetune_scene(
         return psnr
 
     def stop(step: int) -> bool:
+        """Checks before a step: every check_every steps towards a target, else only at the start."""
         nonlocal reached_at
-        if truth is None or step % cfg.check_every or (cfg.target_psnr is None and step > 0):
+        if truth is None or step % cfg.check_every:
             return False
-        if check() >= (cfg.target_psnr if cfg.target_psnr is not None else float("inf")):
+        if cfg.target_psnr is None:
+            if step == 0:
+                check()
+            return False
+        if check() >= cfg.target_psnr:
             reached_at = (step, trainer.train_seconds)
             return True
         return False
