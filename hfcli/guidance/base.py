@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +18,8 @@ class RayBatch:
     scene_ids: torch.Tensor  # [R] long, sorted: index into the guidance's prompts
     background: torch.Tensor  # [3] or [R, 3]
     target: torch.Tensor | None = None  # [R, 3] where the guidance knows the answer per ray
+    # [R] the target's depth sum(weight * t) (0 on a ray that hits nothing), where known
+    depth: torch.Tensor | None = None
     image_hw: tuple[int, int] | None = None  # set when the rays form whole images (SDS)
     views: torch.Tensor | None = None  # [B] view index of each whole image (SDS prompt suffixes)
 
@@ -32,3 +35,16 @@ class Guidance(Protocol):
 
     def loss(self, out: RenderOutput, batch: RayBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """A scalar loss to minimise and figures to report."""
+
+
+def photometric_loss(out: RenderOutput, batch: RayBatch, depth_weight: float):
+    """The colour MSE, plus depth_weight times the depth MSE where the batch knows its depth: the
+    colour alone leaves the surface free to bump where its shading is baked into the colour."""
+    mse = torch.mean((out.rgb - batch.target) ** 2)
+    value = float(mse.detach())
+    figures = {"mse": value, "psnr": -10 * math.log10(max(value, 1e-10))}
+    if depth_weight == 0 or batch.depth is None:
+        return mse, figures
+    depth_mse = torch.mean((out.depth - batch.depth) ** 2)
+    figures["depth_mse"] = float(depth_mse.detach())
+    return mse + depth_weight * depth_mse, figures

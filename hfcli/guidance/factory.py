@@ -48,6 +48,7 @@ def build_guidance(
     seed: int,
     sd: SDConfig,
     report: Report = no_report,
+    depth_weight: float = 0.0,
 ):
     """The guidance `resolve_guidance` chose, ready to train against (studio pools rendered)."""
     if chosen == "sd":
@@ -59,6 +60,6 @@ def build_guidance(
         return guidance
     from .studio import StudioGuidance
 
-    guidance = StudioGuidance(prompts, rays_per_step, pool_rays, seed=seed)
+    guidance = StudioGuidance(prompts, rays_per_step, pool_rays, seed=seed, depth_weight=depth_weight)
     guidance.prepare(lambda done, total: report("rendering ground truth", done, total, {}))
     return guidance

@@ -6,7 +6,6 @@ rays (hfcli/studio/truth.py); a step draws rays from the pool and colours them p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -14,7 +13,7 @@ import torch
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput
 from ..studio.truth import GroundTruth, colorize
-from .base import RayBatch
+from .base import RayBatch, photometric_loss
 
 POOL_RAYS = 1 << 17  # ground-truth rays rendered per (shape, finish) before training
 # Share of each scene's rays drawn from pool rays that hit the object. A thin shape (the knife
@@ -29,7 +28,15 @@ class StudioGuidance:
 
     name = "studio"
 
-    def __init__(self, prompts: list[str], rays_per_step: int = 4096, pool_rays: int = POOL_RAYS, seed: int = 0):
+    def __init__(
+        self,
+        prompts: list[str],
+        rays_per_step: int = 4096,
+        pool_rays: int = POOL_RAYS,
+        seed: int = 0,
+        depth_weight: float = 0.0,
+    ):
+        self.depth_weight = depth_weight
         self.truth = GroundTruth(prompts)  # raises PromptError for a prompt outside the vocabulary
         self.prompts = self.truth.prompts
         self.rays_per_step = rays_per_step
@@ -63,7 +70,7 @@ class StudioGuidance:
         self.prepare()
         scenes = list(range(len(self.prompts))) if scenes is None else sorted(scenes)
         per_scene = max(1, self.rays_per_step // len(scenes))
-        os_, ds, targets = [], [], []
+        os_, ds, targets, depths = [], [], [], []
         n_fg = int(per_scene * FOREGROUND_FRACTION)
         for s in scenes:
             p = self.truth.parsed[s]
@@ -75,10 +82,11 @@ class StudioGuidance:
             os_.append(o[idx])
             ds.append(d[idx])
             targets.append(colorize(geo[idx], self.truth.albedos[s]))
+            depths.append(geo[idx, 2])
         scene_ids = torch.tensor(scenes).repeat_interleave(per_scene)
-        return RayBatch(torch.cat(os_), torch.cat(ds), scene_ids, WHITE, target=torch.cat(targets))
+        return RayBatch(
+            torch.cat(os_), torch.cat(ds), scene_ids, WHITE, target=torch.cat(targets), depth=torch.cat(depths)
+        )
 
     def loss(self, out: RenderOutput, batch: RayBatch):
-        mse = torch.mean((out.rgb - batch.target) ** 2)
-        value = float(mse.detach())
-        return mse, {"mse": value, "psnr": -10 * math.log10(max(value, 1e-10))}
+        return photometric_loss(out, batch, self.depth_weight)

@@ -92,14 +92,14 @@ class ShapeGeometry:
 
     @torch.no_grad()
     def render(self, rays_o: torch.Tensor, rays_d: torch.Tensor) -> torch.Tensor:
-        """rays [R, 3] → [R, 2] (opacity, shade)."""
+        """rays [R, 3] → [R, 3] (opacity, shade, depth: sum of weight * t, as the renderer's)."""
         ids = torch.zeros(len(rays_o), dtype=torch.long)
         out = render_image_batches(self._channels, rays_o, rays_d, ids, self.grid, torch.zeros(3), GT_STEP)
-        return out.rgb[:, :2]
+        return torch.cat([out.rgb[:, :2], out.depth[:, None]], dim=-1)
 
 
 def colorize(geometry: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
-    """geometry [..., 2] (opacity, shade) → rgb [..., 3] on white."""
+    """geometry [..., 2 or 3] (opacity, shade, depth) → rgb [..., 3] on white."""
     opacity, shade = geometry[..., :1], geometry[..., 1:2]
     return albedo * shade + (1.0 - opacity)
 

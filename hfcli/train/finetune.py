@@ -124,7 +124,7 @@ def finetune(
     predicted, config, encoder_id = predicted_scene(model_path, prompt)
     if guidance is None:
         guidance = factory.build_guidance(
-            chosen, [prompt], cfg.rays_per_step, cfg.pool_rays, cfg.loop.seed, cfg.sd, report
+            chosen, [prompt], cfg.rays_per_step, cfg.pool_rays, cfg.loop.seed, cfg.sd, report, cfg.depth_weight
         )
     truth = guidance.truth if chosen == "studio" else None
     if from_scratch:

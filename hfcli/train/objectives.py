@@ -35,7 +35,9 @@ def _gradients(field: Field, weights: MLPWeights, points: torch.Tensor) -> tuple
 def surface_terms(field: Field, weights: MLPWeights, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(eikonal, smoothness) of an sdf field at random points of the box: the mean of
     (|grad sdf| - 1)^2, and near the zero level the mean squared difference between the unit
-    normal at a point and at a point a step away (bumps the eikonal term cannot see)."""
+    normal at a point and at a point a step away (bumps the eikonal term cannot see). Uniform
+    points, not points about the rendered surface: those cost a bowl teacher 4.5 dB (likely as the eikonal
+    term there flattens the steep gradient that sharpens its boundary; BENCHMARKS.md)."""
     n = field.cfg.eikonal_points
     lo, hi = torch.tensor(BOX[:3]) + 2 * EIKONAL_STEP, torch.tensor(BOX[3:]) - 2 * EIKONAL_STEP
     points = lo + (hi - lo) * torch.rand(n, 3, generator=generator)

@@ -24,7 +24,9 @@ def teach(prompts: list[str], out: Path, cfg: TeachConfig, resume: bool = False,
     chosen = factory.resolve_guidance(cfg.guidance, prompts, cfg.sd)  # fails before any slow set-up
 
     def make(c: TeachConfig):
-        return factory.build_guidance(chosen, prompts, c.rays_per_step, c.pool_rays, c.loop.seed, c.sd, report)
+        return factory.build_guidance(
+            chosen, prompts, c.rays_per_step, c.pool_rays, c.loop.seed, c.sd, report, depth_weight=c.depth_weight
+        )
 
     def evaluator(guidance):
         return guidance.truth if guidance.name == "studio" else studio_truth(prompts)
