@@ -21,6 +21,10 @@ EVAL_RESOLUTION = 64  # of the 16 eval views (hfcli/evaluate.py)
 POOL_RAYS = 1 << 17  # studio ground-truth rays rendered per shape before training
 GUIDANCES = ("auto", "studio", "sd")
 FIELD_KINDS = ("density", "sdf")
+# The depth term's weight: with 1 a bowl teacher's normals went 0.772 → 0.978 at the same PSNR;
+# 10 cost an sdf teacher 8.7 dB against 1 (BENCHMARKS.md). At 1 a depth error of 0.01 weighs
+# as a colour MSE of 1e-4 (40 dB).
+DEPTH_WEIGHT = 1.0
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -118,12 +122,15 @@ class FieldConfig(Config):
     # sdf: a fresh field is a ball of this radius (sdf = |x| - r + the MLP's output), so
     # training carves an opaque solid rather than grows one out of nothing.
     sdf_init_radius: float = 0.5
-    # sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points of the box, beside the
-    # photometric mean squared error; and how many points each scene of a step draws.
-    eikonal_weight: float = 0.03
-    eikonal_points: int = 1024
-    # sdf: weight of normal smoothness near the zero level (hfcli/train/objectives.py).
-    smoothness_weight: float = 0.1
+    eikonal_weight: float = option(
+        0.03,
+        "--field sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points, beside the colour loss.",
+        min=0,
+    )
+    eikonal_points: int = 1024  # of the box, drawn per scene and step for the surface terms
+    smoothness_weight: float = option(
+        0.1, "--field sdf: weight of normal smoothness near the zero level (hfcli/train/objectives.py).", min=0
+    )
 
     @property
     def in_features(self) -> int:
@@ -211,6 +218,15 @@ def _guidance_option() -> Any:
     )
 
 
+def _depth_weight_option(default: float = DEPTH_WEIGHT) -> Any:
+    return option(
+        default,
+        "Weight of a depth term beside the colour loss, where the guidance knows each ray's depth (the "
+        "studio's truth, a teacher's render): it pins the surface where colour alone lets it bump. 0: colour only.",
+        min=0,
+    )
+
+
 @dataclass
 class HyperTrainConfig(Config):
     """What teach and distill share: a HyperNet over prompts, trained on one loop."""
@@ -220,6 +236,7 @@ class HyperTrainConfig(Config):
     hyper: HyperConfig = section(HyperConfig)
     rays_per_step: int = option(4096, "Rays rendered per training step.", min=1)
     prompts_per_step: int = 8  # scenes a step renders (and a grid update refreshes)
+    depth_weight: float = _depth_weight_option()
     text_encoder: str = BUNDLED_ID
 
 
@@ -234,6 +251,9 @@ class TeachConfig(HyperTrainConfig):
 class DistillConfig(HyperTrainConfig):
     # The full run (BENCHMARKS.md): 3000 steps left the student 1.2 dB from its teachers, 4000 0.9 dB.
     loop: LoopConfig = section(LoopConfig, steps=4000)
+    # Off until a full run measures it: with 1, a 60-step test student fell under its 18 dB
+    # floor (17.6; teachers' depth differs most where their silhouettes do, early on).
+    depth_weight: float = _depth_weight_option(0.0)
 
 
 @dataclass
@@ -250,6 +270,7 @@ class FinetuneConfig(Config):
     sd: SDConfig = section(SDConfig)
     rays_per_step: int = option(4096, "Rays a step (studio; sd renders whole images).", min=1)
     pool_rays: int = POOL_RAYS
+    depth_weight: float = _depth_weight_option()
     target_psnr: float | None = option(
         None, "Stop once the PSNR at the 16 eval cameras reaches this many dB (studio guidance).", gt=0
     )
@@ -265,9 +286,50 @@ class FinetuneConfig(Config):
 # ───────────────────────────── outputs ─────────────────────────────
 
 
+MESH_FORMATS = ("glb", "obj", "ply")
+MIN_FACES = 500  # below this a studio object is no longer recognisable
+# The textured default: on three held-out prompts its mesh scores within 0.11 dB of 20,000
+# triangles and up to 0.5 dB over 2,000 at the eval cameras, while unwrapping 20,000 takes 2.5
+# times as long (BENCHMARKS.md, "Textured meshes").
+TEXTURED_FACES = 10_000
+MIN_TEXTURE_SIZE, MAX_TEXTURE_SIZE = 64, 8192
+
+
 @dataclass
 class MeshConfig(Config):
+    """A mesh file from a NeRF (generate, export, and each frame of interpolate)."""
+
     resolution: int = option(128, "Marching-cubes grid resolution per axis.", min=16)
+    faces: int | None = option(
+        None,
+        f"Triangle budget: quadric decimation to at most this many (default {TEXTURED_FACES} for a textured mesh; "
+        "with --vertex-colors or .ply every marching-cubes triangle is kept unless this is given).",
+        min=MIN_FACES,
+    )
+    texture_size: int = option(
+        1024,
+        f"Width and height of the baked colour texture: a power of two up to {MAX_TEXTURE_SIZE}.",
+        min=MIN_TEXTURE_SIZE,
+    )
+    vertex_colors: bool = option(
+        False, "Colour on the vertices instead of a texture (no UV unwrap, no bake).", flag="--vertex-colors"
+    )
+    format: str | None = option(
+        None,
+        "glb (textured PBR), obj (+ .mtl + .png) or ply (vertex colours); default: --out's suffix, else glb.",
+        choices=MESH_FORMATS,
+    )
+
+
+def check_mesh_config(cfg: MeshConfig) -> MeshConfig:
+    """validate(cfg) and what a bound cannot say: the texture's size is a power of two."""
+    validate(cfg)
+    size = cfg.texture_size
+    if size > MAX_TEXTURE_SIZE or size & (size - 1):
+        raise HfcliError(
+            f"--texture-size must be a power of two from {MIN_TEXTURE_SIZE} to {MAX_TEXTURE_SIZE} (got {size})"
+        )
+    return cfg
 
 
 @dataclass
@@ -276,9 +338,9 @@ class ExportConfig(MeshConfig):
 
 
 @dataclass
-class InterpolateConfig(Config):
-    frames: int = option(8, "Number of frames, both ends included.", min=2)
+class InterpolateConfig(MeshConfig):
     resolution: int = option(64, "Marching-cubes resolution of each frame.", min=16)
+    frames: int = option(8, "Number of frames, both ends included.", min=2)
     turntable: bool = option(False, "Turn the camera while morphing.", flag="--turntable")
 
 

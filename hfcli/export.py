@@ -1,26 +1,24 @@
-"""Density/colour field → watertight vertex-coloured mesh → binary glTF 2.0 (.glb).
+"""Density/colour field → watertight vertex-coloured mesh.
 
 Pipeline: sample density on a grid → marching cubes (PyMCubes) → world coordinates → merge
 duplicates, drop degenerate faces and floaters → outward normals from the density gradient →
-albedo sampled just inside the surface → one glTF primitive written with pygltflib.
+albedo sampled just inside the surface. hfcli/texture.py turns such a mesh into a textured one;
+hfcli/gltf.py and hfcli/mesh_io.py write the files.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import mcubes
 import numpy as np
-import pygltflib
 import torch
 from scipy.ndimage import binary_fill_holes, gaussian_filter
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
-from .fsutil import atomic_path
 from .scene import box_corners
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
@@ -135,6 +133,32 @@ def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ───────────────────────────── extraction ─────────────────────────────
 
 
+def field_normals(density_fn: FieldFn, v: np.ndarray, step, chunk: int = 65536, device="cpu"):
+    """Outward unit normals [V, 3] at points v [V, 3]: from high to low density, i.e. minus the
+    density gradient by central differences half a lattice `step` (scalar or per axis) wide;
+    and a mask [V] of points where the gradient did not vanish."""
+    h = 0.5 * np.broadcast_to(np.asarray(step, dtype=np.float64), (3,))
+    offsets = np.concatenate([np.diag(h), -np.diag(h)])  # [6, 3]
+    d = _eval(density_fn, (v[:, None, :] + offsets[None]).reshape(-1, 3), chunk, device)
+    d = np.nan_to_num(d.reshape(len(v), 6))
+    return _normalize(-(d[:, :3] - d[:, 3:]) / (2 * h))
+
+
+def fill_normals(normals: np.ndarray, ok: np.ndarray, v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Where the density gradient vanished (flat density; `ok` False), area-weighted face normals
+    of the mesh v [V, 3], f [F, 3] instead, and +z where even those cancel."""
+    if ok.all():
+        return normals
+    area_n = np.zeros_like(v, dtype=np.float64)
+    face_n = _face_normals(v.astype(np.float64), f)
+    for k in range(3):
+        np.add.at(area_n, f[:, k], face_n)
+    area_n, area_ok = _normalize(area_n)
+    normals = np.where(ok[:, None], normals, area_n)
+    normals[~ok & ~area_ok] = (0.0, 0.0, 1.0)
+    return normals
+
+
 def extract_mesh(
     density_fn: FieldFn,
     color_fn: FieldFn,
@@ -199,12 +223,7 @@ def extract_mesh(
     v, f = _compact(v, f)
     labels = _face_components(f, len(v))
 
-    # Outward = from high to low density = minus the density gradient (central differences).
-    h = 0.5 * step
-    offsets = np.concatenate([np.diag(h), -np.diag(h)])  # [6, 3]
-    d = _eval(density_fn, (v[:, None, :] + offsets[None]).reshape(-1, 3), chunk, device)
-    d = np.nan_to_num(d.reshape(len(v), 6))
-    normals, ok = _normalize(-(d[:, :3] - d[:, 3:]) / (2 * h))
+    normals, ok = field_normals(density_fn, v, step, chunk, device)
 
     # Flip whole components whose winding disagrees with the normals, so neighbours stay
     # consistently wound (flipping face by face could tear the orientation of a noisy field).
@@ -212,14 +231,7 @@ def extract_mesh(
     flip = np.bincount(labels, weights=agree, minlength=labels.max() + 1) < 0
     f[flip[labels]] = f[flip[labels]][:, ::-1]
 
-    # Where the gradient vanishes (flat density), use area-weighted face normals instead.
-    area_n = np.zeros_like(v)
-    face_n = _face_normals(v, f)
-    for k in range(3):
-        np.add.at(area_n, f[:, k], face_n)
-    area_n, area_ok = _normalize(area_n)
-    normals = np.where(ok[:, None], normals, area_n)
-    normals[~ok & ~area_ok] = (0.0, 0.0, 1.0)
+    normals = fill_normals(normals, ok, v, f)
 
     inset = COLOR_INSET_VOXELS * float(step.mean())
     colors = _eval(color_fn, v - inset * normals, chunk, device).reshape(len(v), 3)
@@ -229,99 +241,3 @@ def extract_mesh(
         colors=np.clip(np.nan_to_num(colors), 0.0, 1.0).astype(np.float32),
         normals=normals.astype(np.float32),
     )
-
-
-# ───────────────────────────── glTF ─────────────────────────────
-
-
-def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
-    """Write `mesh` as a binary glTF 2.0 file: one mesh, one TRIANGLES primitive with
-    POSITION, NORMAL, COLOR_0 (float VEC3) and UNSIGNED_INT indices, a white matte material."""
-    arrays = [
-        np.ascontiguousarray(a, dtype=np.float32) for a in (mesh.vertices, mesh.normals, np.clip(mesh.colors, 0, 1))
-    ]
-    indices = np.ascontiguousarray(mesh.faces, dtype=np.uint32).reshape(-1)
-    g = pygltflib.GLTF2(
-        asset=pygltflib.Asset(version="2.0", generator="hfcli"),
-        scene=0,
-        scenes=[pygltflib.Scene(nodes=[0])],
-        nodes=[pygltflib.Node(mesh=0)],
-    )
-    blob = bytearray()
-    # Every section is float32/uint32, so each view starts 4-byte aligned without padding.
-    for i, a in enumerate(arrays):
-        g.bufferViews.append(
-            pygltflib.BufferView(
-                buffer=0, byteOffset=len(blob), byteLength=a.nbytes, byteStride=12, target=pygltflib.ARRAY_BUFFER
-            )
-        )
-        g.accessors.append(
-            pygltflib.Accessor(
-                bufferView=i,
-                componentType=pygltflib.FLOAT,
-                count=len(a),
-                type=pygltflib.VEC3,
-                # Only POSITION needs bounds (spec); bounds of the float32 values as stored.
-                min=a.min(axis=0).tolist() if i == 0 else None,
-                max=a.max(axis=0).tolist() if i == 0 else None,
-            )
-        )
-        blob += a.tobytes()
-    g.bufferViews.append(
-        pygltflib.BufferView(
-            buffer=0, byteOffset=len(blob), byteLength=indices.nbytes, target=pygltflib.ELEMENT_ARRAY_BUFFER
-        )
-    )
-    g.accessors.append(
-        pygltflib.Accessor(
-            bufferView=3,
-            componentType=pygltflib.UNSIGNED_INT,
-            count=len(indices),
-            type=pygltflib.SCALAR,
-            min=[int(indices.min())],
-            max=[int(indices.max())],
-        )
-    )
-    blob += indices.tobytes()
-    g.buffers.append(pygltflib.Buffer(byteLength=len(blob)))
-    # White, non-metallic, fully rough: the vertex colours are the visible albedo.
-    g.materials.append(
-        pygltflib.Material(
-            pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
-                baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=1.0
-            )
-        )
-    )
-    g.meshes.append(
-        pygltflib.Mesh(
-            primitives=[
-                pygltflib.Primitive(
-                    attributes=pygltflib.Attributes(POSITION=0, NORMAL=1, COLOR_0=2),
-                    indices=3,
-                    material=0,
-                    mode=pygltflib.TRIANGLES,
-                )
-            ]
-        )
-    )
-    g.set_binary_blob(bytes(blob))
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            for part in g.save_to_bytes():
-                fh.write(part)
-
-
-def export_glb(
-    density_fn: FieldFn,
-    color_fn: FieldFn,
-    path: str | os.PathLike,
-    *,
-    threshold: float,
-    resolution: int = 128,
-    aabb: AABB | None = None,
-    **kwargs,
-) -> Mesh:
-    """extract_mesh then write_glb; returns the mesh written. kwargs go to extract_mesh."""
-    mesh = extract_mesh(density_fn, color_fn, threshold=threshold, resolution=resolution, aabb=aabb, **kwargs)
-    write_glb(mesh, path)
-    return mesh

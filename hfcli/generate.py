@@ -1,5 +1,6 @@
 """A model and a prompt → files. generate: one forward pass of the hypernetwork → baked NeRF →
-mesh (+ extras); export: any model's NeRF → mesh; render: any model's NeRF → images."""
+mesh (+ extras); export: any model's NeRF → mesh; render: any model's NeRF → images. Meshes are
+textured glb by default (hfcli/outputs.py, mesh_for_file), or OBJ, PLY, vertex-coloured."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import checkpoint as ckpt_io
-from .config import ExportConfig, MeshConfig, RenderConfig, validate
-from .export import write_glb
+from .config import ExportConfig, MeshConfig, RenderConfig, check_mesh_config, validate
 from .imageio import save_image, save_png
+from .mesh_io import mesh_format, write_mesh
 from .model import PromptModel, load_scene, nerf_checkpoint
-from .outputs import scene_mesh, surface_threshold, turntable
+from .outputs import mesh_for_file, surface_threshold, turntable
 from .progress import Report, no_report
 from .studio.vocab import learned_shapes, unlearned_shape_note
+from .texture import TexturedMesh
 
 PREVIEW_RESOLUTION = 256
 
@@ -29,15 +31,17 @@ def generate_many(
     warn: Callable[[str], None] = lambda _msg: None,
 ) -> list[dict]:
     """Load the model once, then mesh each (prompt, out) job. Timings are split per stage.
-    `warn` hears a note for each prompt that names no shape the model learned."""
-    validate(cfg)
+    `warn` hears a note for each prompt that names no shape the model learned, and each note
+    about the mesh (a --faces above the mesh's own count, a surface that would not unwrap)."""
+    check_mesh_config(cfg)
+    formats = [mesh_format(out, cfg.format) for _, out in jobs]
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     _ = model.encoder  # load now, so per-prompt timings are the per-prompt work
     load_s = time.perf_counter() - start
     learned = learned_shapes(model.prompts)
     results = []
-    for n, (prompt, out) in enumerate(jobs):
+    for n, ((prompt, out), fmt) in enumerate(zip(jobs, formats)):
         note = unlearned_shape_note(prompt, learned)
         if note:
             warn(note)
@@ -46,28 +50,34 @@ def generate_many(
         t1 = time.perf_counter()
         scene = model.bake_tokens(tokens, [prompt])[0]
         t2 = time.perf_counter()
-        mesh = scene_mesh(scene, cfg.resolution)
+        mesh, mesh_notes, stages = mesh_for_file(scene, cfg, fmt)
+        for mesh_note in mesh_notes:
+            warn(mesh_note)
         t3 = time.perf_counter()
-        write_glb(mesh, out)
+        files = write_mesh(mesh, out)
+        t4 = time.perf_counter()
         if nerf is not None:
             ckpt_io.save(nerf_checkpoint(scene, model.encoder_id, {"baked_from": str(model_path)}), nerf)
         if preview is not None:
             save_png(turntable(scene, 1, PREVIEW_RESOLUTION)[0].numpy(), preview)
-        t4 = time.perf_counter()
+        t5 = time.perf_counter()
         results.append(
             {
                 "prompt": prompt,
                 "out": str(out),
+                "files": files,
                 "nerf": str(nerf) if nerf else None,
                 "preview": str(preview) if preview else None,
-                "faces": int(len(mesh.faces)),
+                **_mesh_figures(mesh),
                 "note": note,
+                "mesh_notes": mesh_notes,
                 "seconds": {
                     "load": round(load_s, 3) if n == 0 else 0.0,
                     "text": round(t1 - t0, 3),
                     "hypernet": round(t2 - t1, 3),
-                    "mesh": round(t3 - t2, 3),
+                    **{k: round(v, 3) for k, v in stages.items()},
                     "write": round(t4 - t3, 3),
+                    "extras": round(t5 - t4, 3),
                 },
             }
         )
@@ -75,23 +85,44 @@ def generate_many(
     return results
 
 
-def export_model(model_path, prompt: str | None, out: Path, cfg: ExportConfig, nerf: Path | None = None) -> dict:
+def _mesh_figures(mesh) -> dict:
+    """What a result says of the mesh written."""
+    textured = isinstance(mesh, TexturedMesh)
+    return {
+        "faces": int(len(mesh.faces)),
+        "vertices": int(len(mesh.vertices)),
+        "texture": list(mesh.texture.shape[:2]) if textured else None,
+    }
+
+
+def export_model(
+    model_path,
+    prompt: str | None,
+    out: Path,
+    cfg: ExportConfig,
+    nerf: Path | None = None,
+    warn: Callable[[str], None] = lambda _msg: None,
+) -> dict:
     """Mesh a model's NeRF (a baked one as is, a teacher or student baked at `prompt`) into `out`;
-    `nerf` also keeps the baked NeRF that was meshed."""
-    validate(cfg)
+    `nerf` also keeps the baked NeRF that was meshed; `warn` hears the notes about the mesh."""
+    check_mesh_config(cfg)
+    fmt = mesh_format(out, cfg.format)
     start = time.perf_counter()
     scene, encoder_id = load_scene(str(model_path), prompt)
     threshold = surface_threshold(scene) if cfg.threshold is None else cfg.threshold
-    mesh = scene_mesh(scene, cfg.resolution, threshold)
-    write_glb(mesh, out)
+    mesh, notes, stages = mesh_for_file(scene, cfg, fmt, threshold)
+    for note in notes:
+        warn(note)
+    files = write_mesh(mesh, out)
     if nerf is not None:
         ckpt_io.save(nerf_checkpoint(scene, encoder_id, {"baked_from": str(model_path)}), nerf)
     return {
         "out": str(out),
+        "files": files,
         "nerf": str(nerf) if nerf else None,
         "threshold": round(threshold, 3),
-        "vertices": int(len(mesh.vertices)),
-        "faces": int(len(mesh.faces)),
+        **_mesh_figures(mesh),
+        "notes": notes,
         "seconds": round(time.perf_counter() - start, 3),
     }
 

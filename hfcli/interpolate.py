@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import checkpoint as ckpt_io
-from .config import InterpolateConfig, validate
-from .export import write_glb
+from .config import InterpolateConfig, check_mesh_config
 from .imageio import save_gif
+from .mesh_io import write_mesh
 from .model import PromptModel
-from .outputs import render_views, scene_mesh
+from .outputs import mesh_for_file, render_views
 from .progress import Report, no_report
 from .render import cameras as cams
 from .text import check_prompt
@@ -19,10 +20,18 @@ GIF_RESOLUTION = 192
 
 
 def interpolate(
-    model_path: Path, prompt_a: str, prompt_b: str, out_dir: Path, cfg: InterpolateConfig, report: Report = no_report
+    model_path: Path,
+    prompt_a: str,
+    prompt_b: str,
+    out_dir: Path,
+    cfg: InterpolateConfig,
+    report: Report = no_report,
+    warn: Callable[[str], None] = lambda _msg: None,
 ) -> dict:
-    """Write frame_000.glb … and morph.gif into `out_dir`. t runs from 0 (prompt A) to 1 (prompt B)."""
-    validate(cfg)
+    """Write frame_000.glb … (or .obj, .ply by --format) and morph.gif into `out_dir`. t runs from
+    0 (prompt A) to 1 (prompt B). `warn` hears the notes about each frame's mesh."""
+    check_mesh_config(cfg)
+    fmt = cfg.format or "glb"
     check_prompt(prompt_a)
     check_prompt(prompt_b)
     frames = cfg.frames
@@ -33,8 +42,11 @@ def interpolate(
     out_dir.mkdir(parents=True, exist_ok=True)
     meshes, images = [], []
     for i, scene in enumerate(scenes):
-        path = out_dir / f"frame_{i:03d}.glb"
-        write_glb(scene_mesh(scene, cfg.resolution), path)
+        path = out_dir / f"frame_{i:03d}.{fmt}"
+        mesh, notes, _ = mesh_for_file(scene, cfg, fmt)
+        for note in notes:
+            warn(f"frame {i}: {note}")
+        write_mesh(mesh, path)
         meshes.append(str(path))
         azimuth = 30.0 + (360.0 * i / frames if cfg.turntable else 0.0)
         image, _ = render_views(scene, cams.orbit_cameras([azimuth], [25.0]), GIF_RESOLUTION)

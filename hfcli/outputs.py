@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -10,6 +12,8 @@ from .export import Mesh, extract_mesh
 from .model import NerfScene
 from .render import cameras as cams
 from .render.renderer import render_image_batches
+from .scene import box_corners
+from .texture import TexturedMesh, finish_mesh
 
 WHITE = torch.ones(3)
 # Fallback surface density for a mesh when a field shows no opaque pixel to measure its own
@@ -80,8 +84,12 @@ def occupied_lattice(scene: NerfScene):
 
 def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, threshold: float | None = None) -> Mesh:
     """Mesh of a scene at density `threshold`. By default: an sdf field at its zero level (the
-    surface it was trained to put there: nothing to measure, nothing to blur), a density field
-    at its own surface_threshold."""
+    surface it was trained to put there: nothing to measure), a density field at its own
+    surface_threshold. Both sampled fields are blurred by MESH_SMOOTH_VOXELS first: a Gaussian
+    leaves a signed distance's zero level where it is on flat parts and moves it by about
+    sigma^2 times the mean curvature on curved ones (4e-4 on a ball of radius 0.6 at 128^3),
+    but removes the ripples at the tri-plane's texel scale (a bowl teacher's normals 0.889 →
+    0.973, BENCHMARKS.md)."""
     if threshold is None and scene.field.cfg.kind == "sdf":
         # Lattice points in culled cells lie over a cell from the surface: outside, far from 0.
         return extract_mesh(
@@ -91,6 +99,7 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
             resolution=resolution,
             active=occupied_lattice(scene),
             outside=-1.0,
+            smooth_voxels=MESH_SMOOTH_VOXELS,
         )
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.
@@ -103,3 +112,24 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
         smooth_voxels=MESH_SMOOTH_VOXELS,
         active=active,
     )
+
+
+def mesh_for_file(
+    scene: NerfScene, cfg: MeshConfig, fmt: str = "glb", threshold: float | None = None
+) -> tuple[Mesh | TexturedMesh, list[str], dict[str, float]]:
+    """The mesh to write for a scene: (mesh, notes for the user, seconds per stage): scene_mesh,
+    then texture.finish_mesh with the settings of `cfg` (a .ply always carries vertex colours)."""
+    start = time.perf_counter()
+    dense = scene_mesh(scene, cfg.resolution, threshold)
+    mesh_s = time.perf_counter() - start
+    lo, hi = box_corners()
+    mesh, notes, seconds = finish_mesh(
+        dense,
+        scene.query,
+        scene.density,
+        step=float(np.mean(np.subtract(hi, lo))) / (cfg.resolution - 1),  # the marching-cubes lattice
+        faces=cfg.faces,
+        texture_size=cfg.texture_size,
+        vertex_colors=cfg.vertex_colors or fmt == "ply",
+    )
+    return mesh, notes, {"mesh": mesh_s, **seconds}

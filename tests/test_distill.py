@@ -67,7 +67,8 @@ def test_generate_from_a_model(teachers, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["out"] == str(out) and out.stat().st_size > 1000 and (tmp_path / "p.png").exists()
-    assert set(result["seconds"]) == {"load", "text", "hypernet", "mesh", "write"}
+    stages = {"load", "text", "hypernet", "mesh", "decimate", "unwrap", "bake", "write", "extras"}
+    assert set(result["seconds"]) == stages
 
     prompts = tmp_path / "p.txt"
     prompts.write_text("a red bowl\na pink bowl\n")

@@ -1,4 +1,5 @@
-"""Mesh extraction, glTF writing (read back by trimesh and the Khronos validator), images."""
+"""Mesh extraction, vertex-coloured glTF writing (read back by trimesh and the Khronos validator),
+images. Textured meshes, OBJ and PLY: tests/test_texture.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch
 import trimesh
 
 from hfcli.errors import EmptyMeshError, HfcliError
-from hfcli.export import Mesh, export_glb, extract_mesh, write_glb
+from hfcli.export import Mesh, extract_mesh
+from hfcli.gltf import write_glb
 from hfcli.imageio import load_png, save_image, save_png
 from tests.gltf_check import validate_glb
 
@@ -154,8 +156,12 @@ def test_glb_structure(sphere: Mesh, tmp_path):
     np.testing.assert_array_equal(pos.min, sphere.vertices.min(0))
     np.testing.assert_array_equal(pos.max, sphere.vertices.max(0))
     idx = g.accessors[prim.indices]
-    assert idx.componentType == pygltflib.UNSIGNED_INT and idx.count == sphere.faces.size
+    # 16-bit indices while the vertices allow (< 65535: the largest value means restart).
+    assert idx.componentType == pygltflib.UNSIGNED_SHORT and idx.count == sphere.faces.size
     assert g.bufferViews[idx.bufferView].target == pygltflib.ELEMENT_ARRAY_BUFFER
+    start = g.bufferViews[idx.bufferView].byteOffset
+    flat = np.frombuffer(g.binary_blob(), np.uint16, idx.count, start)
+    np.testing.assert_array_equal(flat.reshape(-1, 3), sphere.faces)
     for name in ("POSITION", "NORMAL", "COLOR_0"):
         view = g.bufferViews[g.accessors[getattr(prim.attributes, name)].bufferView]
         assert view.target == pygltflib.ARRAY_BUFFER and view.byteOffset % 4 == 0
@@ -167,6 +173,21 @@ def test_glb_structure(sphere: Mesh, tmp_path):
     np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0, atol=1e-6)
     mat = g.materials[prim.material].pbrMetallicRoughness
     assert mat.metallicFactor == 0 and mat.roughnessFactor == 1
+
+
+def test_glb_with_more_vertices_than_16_bits_uses_32_bit_indices(tmp_path):
+    n = 70_000  # a fan of thin triangles around the origin: more vertices than uint16 can index
+    angle = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    v = np.column_stack([np.cos(angle), np.sin(angle), np.zeros(n)]).astype(np.float32)
+    v[0] = 0.0
+    f = np.column_stack([np.zeros(n - 2), np.arange(1, n - 1), np.arange(2, n)]).astype(np.uint32)
+    normals = np.tile(np.float32([0, 0, 1]), (n, 1))
+    write_glb(Mesh(v, f, np.full((n, 3), 0.5, np.float32), normals), tmp_path / "fan.glb")
+    g = pygltflib.GLTF2().load(str(tmp_path / "fan.glb"))
+    idx = g.accessors[g.meshes[0].primitives[0].indices]
+    assert idx.componentType == pygltflib.UNSIGNED_INT and idx.max == [n - 1]
+    tm = trimesh.load(tmp_path / "fan.glb", force="mesh", process=False)
+    np.testing.assert_array_equal(tm.faces, f)
 
 
 def test_failed_write_leaves_nothing(sphere: Mesh, tmp_path, monkeypatch):
@@ -181,15 +202,6 @@ def test_failed_write_leaves_nothing(sphere: Mesh, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_glb(sphere, path)
     assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.glb"]
-    with pytest.raises(OSError):
-        export_glb(sphere_density, split_colour, tmp_path / "new.glb", threshold=50, resolution=16)
-    assert not (tmp_path / "new.glb").exists()
-
-
-def test_export_glb_empty_writes_nothing(tmp_path):
-    with pytest.raises(EmptyMeshError):
-        export_glb(lambda p: torch.zeros(len(p)), split_colour, tmp_path / "e.glb", threshold=50, resolution=16)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_khronos_validator(sphere: Mesh, tmp_path):

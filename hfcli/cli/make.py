@@ -30,7 +30,9 @@ from .options import config_options
 def generate(
     prompt: str | None = typer.Argument(None, help="The prompt (or give --prompts FILE).", show_default=False),
     model: Path = ModelOpt,
-    out: Path | None = typer.Option(None, help="Mesh to write (.glb) for one prompt."),
+    out: Path | None = typer.Option(
+        None, help="Mesh to write for one prompt: .glb (textured), .obj (+ .mtl + .png) or .ply (vertex colours)."
+    ),
     prompts_file: Path | None = typer.Option(
         None, "--prompts", help="Many prompts, one per line: meshes go to --out-dir."
     ),
@@ -41,7 +43,8 @@ def generate(
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
 ):
-    """A mesh from text in one forward pass of the hypernetwork, zero-shot.
+    """A mesh from text in one forward pass of the hypernetwork, zero-shot: decimated to --faces,
+    UV-unwrapped, its colour baked into a texture (glTF PBR material), unless --vertex-colors.
 
     Example: hf generate "a pink chair" --out chair.glb   (the bundled default model)
     """
@@ -52,7 +55,7 @@ def generate(
     if prompt is not None:
         if out is None:
             raise HfcliError("give --out X.glb for the mesh")
-        jobs = [(prompt, check_out(out, (".glb",)))]
+        jobs = [(prompt, _check_mesh_out(out, cfg.format))]
     else:
         if out_dir is None:
             raise HfcliError("--prompts needs --out-dir DIR")
@@ -62,7 +65,7 @@ def generate(
 
         prompts = read_prompt_file(prompts_file)
         check_out_dir(out_dir)
-        jobs = [(p, out_dir / f"{slug(p)}.glb") for p in prompts]
+        jobs = [(p, out_dir / f"{slug(p)}.{cfg.format or 'glb'}") for p in prompts]
     if nerf is not None:
         check_out(nerf, (".safetensors",))
     if preview is not None:
@@ -79,7 +82,9 @@ def interpolate(
     prompt_a: str = typer.Argument(..., help="Prompt at t = 0.", show_default=False),
     prompt_b: str = typer.Argument(..., help="Prompt at t = 1.", show_default=False),
     model: Path = ModelOpt,
-    out: Path = typer.Option(..., help="Directory for frame_NNN.glb and morph.gif.", show_default=False),
+    out: Path = typer.Option(
+        ..., help="Directory for frame_NNN.glb (or .obj, .ply by --format) and morph.gif.", show_default=False
+    ),
     cfg: InterpolateConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
@@ -92,7 +97,7 @@ def interpolate(
 
     check_out_dir(out)
     with ProgressBars() as bars:
-        result = run_interpolate(model, prompt_a, prompt_b, out, cfg, report=bars)
+        result = run_interpolate(model, prompt_a, prompt_b, out, cfg, report=bars, warn=warn)
     emit(result, json_out, f"wrote {cfg.frames} meshes and {result['gif']}")
 
 
@@ -101,13 +106,15 @@ def interpolate(
 def export(
     model: Path = ModelArg,
     prompt: str | None = PromptOpt,
-    out: Path = typer.Option(..., help="Mesh to write (.glb).", show_default=False),
+    out: Path = typer.Option(
+        ..., help="Mesh to write: .glb (textured), .obj (+ .mtl + .png) or .ply (vertex colours).", show_default=False
+    ),
     nerf: Path | None = typer.Option(None, help="Also write the baked NeRF (.safetensors) that was meshed."),
     cfg: ExportConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
 ):
-    """Mesh a NeRF into a binary glTF (.glb) with vertex colours and normals.
+    """Mesh a NeRF into a textured binary glTF (.glb), an OBJ or a PLY.
 
     A teacher or student is baked at --prompt first (one forward pass); --nerf keeps that
     baked NeRF, which export, render and finetune take without the hypernetwork.
@@ -116,11 +123,20 @@ def export(
     """
     from ..generate import export_model
 
-    check_out(out, (".glb",))
+    _check_mesh_out(out, cfg.format)
     if nerf is not None:
         check_out(nerf, (".safetensors",))
-    result = export_model(model, prompt, out, cfg, nerf)
+    result = export_model(model, prompt, out, cfg, nerf, warn=warn)
     emit(result, json_out, f"wrote {out}: {result['faces']} triangles")
+
+
+def _check_mesh_out(out: Path, fmt: str | None) -> Path:
+    """An --out mesh path: a known suffix that agrees with --format, in a writable place."""
+    from ..mesh_io import SUFFIXES, mesh_format
+
+    check_out(out, tuple(SUFFIXES))
+    mesh_format(out, fmt)
+    return out
 
 
 @app.command()
