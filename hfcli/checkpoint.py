@@ -18,6 +18,7 @@ from . import __version__
 from .bundled import resolve_model
 from .errors import CheckpointError
 from .fsutil import atomic_path
+from .header_check import check_config, check_header, check_tensors
 
 FORMAT_VERSION = 1
 KINDS = ("teacher", "student", "nerf")
@@ -67,6 +68,10 @@ def read_header(path: str | os.PathLike) -> dict:
     from safetensors import safe_open
 
     path = resolve_model(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    if path.exists() and not path.is_file():  # a FIFO or a device: opening it could block forever
+        raise CheckpointError(f"{path} is not a regular file, so not a checkpoint")
     if not path.is_file():
         raise CheckpointError(f"no such checkpoint: {path}")
     try:
@@ -80,10 +85,16 @@ def read_header(path: str | os.PathLike) -> dict:
         header = json.loads(meta[META_KEY])
     except json.JSONDecodeError:
         raise CheckpointError(f"{path}: checkpoint header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: checkpoint header is not a JSON object")
     if header.get("format_version") != FORMAT_VERSION or header.get("kind") not in KINDS:
         raise CheckpointError(
-            f"{path}: unsupported checkpoint (kind {header.get('kind')!r}, version {header.get('format_version')!r})"
+            f"{path}: unsupported checkpoint (kind {_shown(header.get('kind'))}, "
+            f"version {_shown(header.get('format_version'))})"
         )
+    # Every type, key and range, and the memory the config implies, before anything is built.
+    check_header(header, str(path))
+    check_config(header["config"], header["kind"], str(path))
     return header
 
 
@@ -99,6 +110,7 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] = KINDS) -> Checkpoint:
         tensors = load_file(str(path))
     except Exception as err:
         raise CheckpointError(f"{path} is damaged ({_short(err)})") from None
+    check_tensors(header, tensors, str(path))
     return Checkpoint(
         kind=header["kind"],
         tensors=tensors,
@@ -132,6 +144,11 @@ def pack(ck: Checkpoint, extra: dict) -> Checkpoint:
         metrics=ck.metrics,
         extra={"bundle": extra},
     )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(err: Exception) -> str:

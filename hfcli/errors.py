@@ -15,3 +15,15 @@ class CheckpointError(HfcliError):
 
 class EmptyMeshError(HfcliError):
     """Marching cubes found no surface at the requested threshold."""
+
+
+class WriteError(HfcliError, OSError):
+    """A file could not be written (disk full, permission, read-only file system); names the file."""
+
+
+class Interrupted(HfcliError):
+    """Stopped by SIGINT or SIGTERM (after saving what can be resumed): exits 128 + the signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum, self.exit_code = signum, 128 + signum

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -409,10 +410,11 @@ def test_a_compiler_without_openmp_gets_a_serial_build(monkeypatch, tmp_path):
     their own (so neither build is ever mistaken for the other)."""
     calls = []
 
-    def fake_load(name, extra_cflags, extra_ldflags, **kwargs):
+    def fake_load(name, extra_cflags, extra_ldflags, build_directory, **kwargs):
         calls.append(name)
         if "-fopenmp" in extra_cflags:
             raise RuntimeError("unsupported option '-fopenmp'")
+        (Path(build_directory) / backend._so_path(name).name).write_bytes(b"built")  # what a build leaves
         return f"module {name}"
 
     monkeypatch.setattr(backend, "OPENMP", ["-fopenmp"])

@@ -9,10 +9,13 @@ kernels for CUDA tensors, C++ on the CPU, else PyTorch.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import importlib.machinery
 import importlib.util
+import json
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -20,6 +23,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from ..fsutil import atomic_path
 
 BACKENDS = ("auto", "torch", "cpp", "cuda")
 ENV_VAR = "HFCLI_BACKEND"
@@ -139,19 +144,81 @@ def _load(kind: str) -> ModuleType | None:
 
 
 def _import_built(kind: str) -> ModuleType | None:
-    """Load an earlier build directly: importing torch.utils.cpp_extension costs ~0.3 s."""
+    """Load an earlier build directly (importing torch.utils.cpp_extension costs ~0.3 s), but only
+    one whose size and hash match what its build recorded: a cut-short .so kills the process with
+    SIGBUS when loaded, so an entry that does not verify is never loaded (it is rebuilt)."""
     for extra in _flag_sets():
         name = module_name(kind, extra)
-        for path in (
-            build_dir() / name / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}",
-            build_dir() / name / f"{name}.so",
-        ):
-            if path.exists():
-                spec = importlib.util.spec_from_file_location(name, path)
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                return module
+        path = _verified(name)
+        if path is not None:
+            return _exec_extension(name, path)
     return None
+
+
+def _so_path(name: str) -> Path:
+    return build_dir() / name / f"{name}.so"  # the name torch.utils.cpp_extension links to
+
+
+def _manifest_path(name: str) -> Path:
+    return build_dir() / name / f"{name}.verify.json"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _verified(name: str) -> Path | None:
+    """The cached .so of `name` when it is whole (its size and sha256 as recorded at build time)."""
+    so, manifest = _so_path(name), _manifest_path(name)
+    try:
+        record = json.loads(manifest.read_text())
+        if so.stat().st_size == record["size"] and _digest(so) == record["sha256"]:
+            return so
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _elf_whole(path: Path) -> bool:
+    """An ELF file long enough to hold its own section-header table (the last thing the linker
+    writes): how a build cached before builds were verified is told from one cut short."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+        return False
+    order = "little" if head[5] == 1 else "big"
+    shoff = int.from_bytes(head[0x28:0x30], order)
+    shentsize, shnum = int.from_bytes(head[0x3A:0x3C], order), int.from_bytes(head[0x3C:0x3E], order)
+    return shnum > 0 and shoff + shentsize * shnum <= size
+
+
+def _record(name: str) -> None:
+    so = _so_path(name)
+    with atomic_path(_manifest_path(name)) as tmp:
+        tmp.write_text(json.dumps({"size": so.stat().st_size, "sha256": _digest(so)}))
+
+
+def _exec_extension(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _build_lock(name: str):
+    """One build of `name` at a time across processes (an flock, released if the holder dies)."""
+    build_dir().mkdir(parents=True, exist_ok=True)
+    with open(build_dir() / f".{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _compile(**kwargs) -> ModuleType:
@@ -168,18 +235,38 @@ def _build(kind: str) -> ModuleType:
 
     def build(extra: list[str]) -> ModuleType:
         name = module_name(kind, extra)
-        directory = build_dir() / name
-        directory.mkdir(parents=True, exist_ok=True)
-        on_build(f"building the {kind} raymarcher (once; cached in {directory})")
-        return _compile(
-            name=name,
-            sources=[str(p) for p in _sources(kind)],
-            extra_cflags=CPU_FLAGS + extra + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
-            extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
-            extra_ldflags=extra,
-            build_directory=str(directory),
-            verbose=False,
-        )
+        with _build_lock(name):
+            done = _verified(name)
+            if done is not None:  # another process built it while this one waited
+                return _exec_extension(name, done)
+            so = _so_path(name)
+            if so.exists() and not _manifest_path(name).exists() and _elf_whole(so):
+                _record(name)  # a whole build from before builds were verified: adopt it
+                return _exec_extension(name, so)
+            for stale in build_dir().glob(f".{name}.build.*"):  # builds killed midway (we hold the lock)
+                shutil.rmtree(stale, ignore_errors=True)
+            # Built in a directory of its own, then renamed into place: the cached name only
+            # ever holds a whole .so, and a manifest written after it says which.
+            scratch = build_dir() / f".{name}.build.{os.getpid()}"
+            scratch.mkdir(parents=True)
+            try:
+                on_build(f"building the {kind} raymarcher (once; cached in {so.parent})")
+                module = _compile(
+                    name=name,
+                    sources=[str(p) for p in _sources(kind)],
+                    extra_cflags=CPU_FLAGS + extra + (["-DHFCLI_WITH_CUDA"] if kind == "cuda" else []),
+                    extra_cuda_cflags=CUDA_FLAGS if kind == "cuda" else None,
+                    extra_ldflags=extra,
+                    build_directory=str(scratch),
+                    verbose=False,
+                )
+                so.parent.mkdir(parents=True, exist_ok=True)
+                _manifest_path(name).unlink(missing_ok=True)
+                os.replace(scratch / so.name, so)
+                _record(name)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return module
 
     *preferred, last = _flag_sets()
     for extra in preferred:
@@ -225,5 +312,5 @@ if __name__ == "__main__":
     kinds = ["cpp"] + (["cuda"] if torch.cuda.is_available() else [])
     for kind in kinds:
         ok = _load(kind) is not None
-        print(f"{kind}: {'built: ' + _loaded[kind].__file__ if ok else 'FAILED'}")
+        print(f"{kind}: {'built: ' + str(_so_path(_loaded[kind].__name__)) if ok else 'FAILED'}")
     sys.exit(0 if all(_loaded.get(k) for k in kinds) else 1)

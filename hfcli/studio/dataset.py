@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from ..config import StudioConfig, validate
-from ..fsutil import atomic_path
+from ..fsutil import atomic_dir, atomic_path
 from ..imageio import save_png
 from ..progress import Report, no_report
 from ..render import cameras as cams
@@ -42,19 +41,20 @@ def write_dataset(
 ) -> Path:
     """Render `n_views` ground-truth RGBA images of one prompt into `out_dir` (replaced whole).
 
-    Written to a temporary sibling directory first, so an interrupted run leaves nothing behind.
+    Written to a temporary sibling directory first, so an interrupted run leaves nothing behind
+    (fsutil.atomic_dir).
     """
     geometry = ShapeGeometry(prompt.shape, prompt.finish)
     albedo = torch.tensor(prompt.albedo)
     cameras = dataset_cameras(n_views)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "images").mkdir(parents=True)
     frames = []
-    try:
+    # A private temporary directory of a fresh name beside out_dir (a fixed name let two runs on
+    # one --out delete each other's files, and followed a link planted there), swapped in whole.
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "images").mkdir()
         rays_o, rays_d = cams.image_rays(cameras, resolution)
         for i in range(n_views):
-            geo = geometry.render(rays_o[i], rays_d[i]).reshape(resolution, resolution, 2)
+            geo = geometry.render(rays_o[i], rays_d[i]).reshape(resolution, resolution, 3)
             alpha = geo[..., :1]
             # NeRF-synthetic PNGs hold straight (not premultiplied) colour: albedo × shade·pattern / alpha.
             straight = albedo * geo[..., 1:2] / alpha.clamp_min(1e-6)
@@ -77,12 +77,6 @@ def write_dataset(
         }
         with atomic_path(tmp / "transforms.json") as path:
             path.write_text(json.dumps(meta, indent=1))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

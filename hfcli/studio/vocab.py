@@ -12,6 +12,7 @@ nor a filler is reported back by name.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from hfcli.errors import PromptError
@@ -145,7 +146,7 @@ _FORM = "'[colour] [finish] <shape>'"
 
 
 def _shown(text: str) -> str:
-    one_line = " ".join(text.split())
+    one_line = _printable(" ".join(text.split()))
     if len(one_line) > _SHOWN_CHARS:
         one_line = one_line[: _SHOWN_CHARS - 1] + "…"
     return f"'{one_line}'"
@@ -155,7 +156,7 @@ def _tokens(text: str) -> list[str]:
     """Lower-case words; punctuation is a separator ("3-D" stays one word); consecutive words
     that run together into a vocabulary word become it, the longest run first."""
     text = re.sub(r"\b3-d\b", "3d", text.lower())
-    words = re.sub(r"[^a-z0-9]+", " ", text).split()
+    words = _words(text)
     merged: list[str] = []
     i = 0
     while i < len(words):
@@ -172,6 +173,33 @@ def _tokens(text: str) -> list[str]:
     return merged
 
 
+def _words(text: str) -> list[str]:
+    """Runs of letters and digits of any script (with their combining marks) are words, so
+    'chäir' or '椅子' is reported by name rather than dropped or cut in two; spaces and
+    punctuation separate; any other character (an emoji, a control character such as NUL) is a
+    word of its own, reported too."""
+    words: list[str] = []
+    current: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch.isalnum() or (category.startswith("M") and current):
+            current.append(ch)
+            continue
+        if current:
+            words.append("".join(current))
+            current = []
+        if not (ch.isspace() or category.startswith("P") or (ch.isascii() and ch.isprintable())):
+            words.append(ch)
+    if current:
+        words.append("".join(current))
+    return words
+
+
+def _printable(text: str) -> str:
+    """Characters a terminal would not show (NUL, other controls) as U+XXXX."""
+    return "".join(c if c.isprintable() or c == " " else f"U+{ord(c):04X}" for c in text)
+
+
 def _singular(word: str) -> str:
     """Map a word to a vocabulary word where it is a plural or spelling variant of one."""
     word = SYNONYMS.get(word, word)
@@ -185,7 +213,7 @@ def _singular(word: str) -> str:
 
 
 def _quoted(words: list[str]) -> str:
-    return ", ".join(f"'{w}'" for w in words)
+    return ", ".join(f"'{_printable(w)}'" for w in words)
 
 
 def parse_prompt(text: str) -> StudioPrompt:

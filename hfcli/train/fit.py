@@ -3,6 +3,7 @@ the one loop against a guidance with periodic atomic saves, bake every prompt, e
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +12,14 @@ import torch
 
 from .. import checkpoint as ckpt_io
 from ..config import HyperConfig, HyperTrainConfig
-from ..errors import CheckpointError
+from ..errors import CheckpointError, HfcliError, Interrupted
 from ..evaluate import evaluate_scenes
 from ..guidance.base import Guidance
+from ..header_check import implied_floats
 from ..hyper import HyperNet
 from ..model import PromptModel, field_config
 from ..progress import Report, no_report
+from ..scene import GRID_RES
 from ..text import TextEncoder
 from .loop import Trainer, resumable_checkpoint
 from .objectives import HyperObjective
@@ -46,6 +49,7 @@ def fit(
         cfg.field = field_config(resumed.config, resumed.written_by)
         cfg.hyper = HyperConfig(**resumed.config["hyper"])
         cfg.text_encoder = resumed.text_encoder
+    check_free_space(out, cfg, len(prompts))  # before the slow set-up and training, not at the first save
     guidance = make_guidance(cfg)
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
         encoder = TextEncoder(cfg.text_encoder)
@@ -72,7 +76,10 @@ def fit(
             out,
         )
 
-    last = trainer.run(lambda step, total, figures: report("training", step, total, figures), on_save=save)
+    try:
+        last = trainer.run(lambda step, total, figures: report("training", step, total, figures), on_save=save)
+    except Interrupted as err:  # saved by the loop: say where
+        raise Interrupted(f"{err} (checkpoint {out})", err.signum) from None
     train_seconds = time.perf_counter() - start
     metrics: dict = {"psnr": None, "per_prompt": {}}
     truth = evaluator(guidance)
@@ -93,3 +100,20 @@ def fit(
         "rollbacks": trainer.rollbacks,
         "last_train_psnr": last.get("psnr"),
     }
+
+
+def check_free_space(out: Path, cfg: HyperTrainConfig, n_prompts: int) -> None:
+    """Refuse when `out`'s disk cannot hold the checkpoint: the model, Adam's two moments of it and
+    one occupancy grid per prompt, in float32, while the old file (if any) still stands beside the
+    new one until the rename."""
+    need = 4 * (3 * implied_floats(cfg.field, cfg.hyper) + n_prompts * GRID_RES**3)
+    need = int(need * 1.05) + (1 << 20)  # the header, and some slack
+    directory = out.parent if str(out.parent) else Path(".")
+    while not directory.exists():
+        directory = directory.parent
+    free = shutil.disk_usage(directory).free
+    if free < need:
+        raise HfcliError(
+            f"not enough free space for {out}: the checkpoint needs about {need / 2**20:.0f} MiB and "
+            f"{directory} has {free / 2**20:.0f} MiB free"
+        )

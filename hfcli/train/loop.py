@@ -12,17 +12,20 @@ callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import torch
 
 from .. import checkpoint as ckpt_io
 from ..config import LoopConfig
-from ..errors import CheckpointError, HfcliError
+from ..errors import CheckpointError, HfcliError, Interrupted
 from ..render.occupancy import OccupancyGrid
 
 Progress = Callable[[int, int, dict], None]
@@ -93,6 +96,9 @@ class Trainer:
         adam_step = int(ck.extra.get("adam_step", 0))
         for i, p in enumerate(self.objective.parameters()):
             if f"optim.{i}.exp_avg" in ck.tensors:
+                moments = [ck.tensors.get(f"optim.{i}.{key}") for key in ("exp_avg", "exp_avg_sq")]
+                if any(m is None or m.shape != p.shape for m in moments):
+                    raise CheckpointError(f"optimiser state {i} in the checkpoint does not match parameter {i}")
                 self.opt.state[p] = {
                     "step": torch.tensor(float(adam_step)),
                     "exp_avg": ck.tensors[f"optim.{i}.exp_avg"].clone(),
@@ -152,36 +158,80 @@ class Trainer:
         """Train until cfg.steps, or until `stop(step)` says so before a step. Returns the last
         step's figures with the seconds spent in steps."""
         figures: dict = {}
+        saved_at = -1
         self._take_snapshot()
-        while self.step < self.cfg.steps:
-            if stop is not None and stop(self.step):
-                break
-            start = time.perf_counter()
-            if self.step >= self.cfg.grid_warmup and self.step % self.cfg.grid_every == 0:
-                self.objective.update_grid(self.step // self.cfg.grid_every, self.gen)
-            self._set_lr()
-            figures = self.train_step()
-            if self._diverged(figures):
-                if self.rollbacks >= self.cfg.max_rollbacks:
-                    raise HfcliError(
-                        f"training keeps diverging ({self.rollbacks} rollbacks, each halving the learning rates); "
-                        f"try a lower --lr (this run started at {self.cfg.lr:g})"
-                    )
-                self._rollback()
-                figures["rollback"] = self.rollbacks
-                continue
-            self.opt.step()
-            self.step += 1
-            self.train_seconds += time.perf_counter() - start
-            self.recent_losses = (self.recent_losses + [figures["loss"]])[-RECENT_LOSSES:]
-            if self.step % self.cfg.snapshot_every == 0:
-                self._take_snapshot()
-            if on_save is not None and (self.step % self.cfg.save_every == 0 or self.step == self.cfg.steps):
-                on_save()
-            if on_progress is not None:
-                on_progress(self.step, self.cfg.steps, figures)
+        with _stop_signals() as stopped:
+            while self.step < self.cfg.steps:
+                if stopped:
+                    self._stop(stopped[0], on_save, saved=saved_at == self.step)
+                if stop is not None and stop(self.step):
+                    break
+                start = time.perf_counter()
+                if self.step >= self.cfg.grid_warmup and self.step % self.cfg.grid_every == 0:
+                    self.objective.update_grid(self.step // self.cfg.grid_every, self.gen)
+                self._set_lr()
+                figures = self.train_step()
+                if self._diverged(figures):
+                    if self.rollbacks >= self.cfg.max_rollbacks:
+                        raise HfcliError(
+                            f"training keeps diverging ({self.rollbacks} rollbacks, each halving the learning "
+                            f"rates); try a lower --lr (this run started at {self.cfg.lr:g})"
+                        )
+                    self._rollback()
+                    figures["rollback"] = self.rollbacks
+                    continue
+                self.opt.step()
+                self.step += 1
+                self.train_seconds += time.perf_counter() - start
+                self.recent_losses = (self.recent_losses + [figures["loss"]])[-RECENT_LOSSES:]
+                if self.step % self.cfg.snapshot_every == 0:
+                    self._take_snapshot()
+                if on_save is not None and (self.step % self.cfg.save_every == 0 or self.step == self.cfg.steps):
+                    on_save()
+                    saved_at = self.step
+                if on_progress is not None:
+                    on_progress(self.step, self.cfg.steps, figures)
+            if stopped:  # during the last step: still a stop, not a run that goes on to its evaluation
+                self._stop(stopped[0], on_save, saved=saved_at == self.step)
         figures["seconds"] = self.train_seconds
         return figures
+
+    def _stop(self, signum: int, on_save: Callable[[], None] | None, saved: bool) -> None:
+        """SIGINT or SIGTERM arrived during a step: save (where the run saves) and stop in one line."""
+        name = signal.Signals(signum).name
+        where = f"at step {self.step} of {self.cfg.steps}"
+        if on_save is None:
+            raise Interrupted(f"interrupted by {name} {where}; nothing saved", signum)
+        if not saved:
+            on_save()
+        raise Interrupted(f"interrupted by {name} {where}; saved: continue with --resume", signum)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM, while training, only note that they came (the list they yield fills):
+    the loop stops between steps, after a save, instead of dying mid-step with nothing saved. A
+    second one acts as it would have (the handlers before are back). Signals ignored stay ignored."""
+    stopped: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+    # (None: a handler not set from Python; SIG_DFL is the nearest to put back)
+    previous = {s: signal.getsignal(s) or signal.SIG_DFL for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum, _frame):
+        stopped.append(signum)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+    for s, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, note)
+    try:
+        yield stopped
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def resumable_checkpoint(path, kind: str) -> ckpt_io.Checkpoint:
