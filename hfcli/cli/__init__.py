@@ -4,22 +4,36 @@ Every error a user can cause is one line on stderr and a non-zero exit. `--json`
 JSON object as the last line of stdout; progress bars go to stderr. Any first word that is
 not ours (download, auth, cache, upload, ...) is handed to huggingface_hub's own `hf`.
 Commands: train.py (teach, distill, finetune), make.py (generate, interpolate, export,
-render), measure.py (eval, studio); their options come from hfcli/config.py (options.py).
+render), measure.py (eval, studio), serve.py (serve); their options come from hfcli/config.py
+(options.py).
 """
 
 from __future__ import annotations
 
 import gc
+import signal
 import sys
+import threading
 import warnings
 
 import typer
 
 from ..errors import HfcliError
-from . import make, measure, train  # noqa: F401  (registers the commands)
+from . import make, measure, serve, train  # noqa: F401  (registers the commands)
 from .common import app, stderr
 
-OUR_COMMANDS = ("teach", "distill", "generate", "finetune", "interpolate", "export", "render", "eval", "studio")
+OUR_COMMANDS = (
+    "teach",
+    "distill",
+    "generate",
+    "finetune",
+    "interpolate",
+    "export",
+    "render",
+    "eval",
+    "studio",
+    "serve",
+)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -48,16 +62,60 @@ def run(argv: list[str]) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in OUR_COMMANDS:
         return _delegate_to_hub(argv)
     warnings.showwarning = _show_warning
+    received: list[int] = []
+    previous = _catch_stop_signals(received)
     try:
         result = app(args=argv, prog_name="hf", standalone_mode=False)
-        return int(result) if isinstance(result, int) else 0
+        code = int(result) if isinstance(result, int) else 0
+        if received and code == 130:  # Typer turns an uncaught KeyboardInterrupt into a silent exit 130
+            return _stopped_error(received[0])
+        return code
     except HfcliError as err:
-        return _error(str(err), EXIT_ERROR)
+        return _error(str(err), getattr(err, "exit_code", EXIT_ERROR))
     except usage_errors as err:
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         return _error(message.replace("\n", " "), EXIT_USAGE)
+    except _Stopped as stop:
+        return _stopped_error(stop.signum)
     except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
         return _error("interrupted", 130)
+    except OSError as err:  # disk full, permission, read-only file system, wherever it happens
+        where = f"{err.filename}: " if err.filename else ""
+        return _error(f"{where}{err.strerror or err}", EXIT_ERROR)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM outside training: a KeyboardInterrupt, so a command that stops cleanly on
+    Ctrl-C (hf serve) does so on either, and `except Exception` clauses let it pass."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _catch_stop_signals(received: list[int]) -> dict:
+    """SIGINT and SIGTERM raise _Stopped, noted in `received` (temporary files are removed on the
+    way out); the trainer sets its own while it trains (hfcli/train/loop.py). Returns the
+    handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {s: signal.getsignal(s) or signal.SIG_DFL for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop(signum, _frame):
+        received.append(signum)
+        raise _Stopped(signum)
+
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, stop)
+    return previous
+
+
+def _stopped_error(signum: int) -> int:
+    return _error("interrupted" if signum == signal.SIGINT else "terminated", 128 + signum)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
