@@ -96,6 +96,17 @@ def check_out(path: Path, suffixes: tuple[str, ...]) -> Path:
     return check_writable(path)
 
 
+def check_not_the_model(out: Path, model: Path) -> Path:
+    """An output that is the very file the command reads its model from would replace it."""
+    try:
+        same = out.exists() and model.exists() and out.samefile(model)
+    except OSError:
+        same = False
+    if same:
+        raise HfcliError(f"--nerf {out} is the model this command reads; give another path")
+    return out
+
+
 def check_out_dir(path: Path) -> Path:
     from ..fsutil import check_writable
 

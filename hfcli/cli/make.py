@@ -16,6 +16,7 @@ from .common import (
     ProgressBars,
     PromptOpt,
     app,
+    check_not_the_model,
     check_out,
     check_out_dir,
     emit,
@@ -61,13 +62,13 @@ def generate(
             raise HfcliError("--prompts needs --out-dir DIR")
         if nerf is not None or preview is not None:
             raise HfcliError("--nerf and --preview are for one prompt; drop them with --prompts")
-        from ..studio.dataset import slug
+        from ..studio.dataset import unique_slugs
 
         prompts = read_prompt_file(prompts_file)
         check_out_dir(out_dir)
-        jobs = [(p, out_dir / f"{slug(p)}.{cfg.format or 'glb'}") for p in prompts]
+        jobs = [(p, out_dir / f"{name}.{cfg.format or 'glb'}") for p, name in zip(prompts, unique_slugs(prompts))]
     if nerf is not None:
-        check_out(nerf, (".safetensors",))
+        check_not_the_model(check_out(nerf, (".safetensors",)), model)
     if preview is not None:
         check_out(preview, (".png",))
     with ProgressBars(enabled=len(jobs) > 1) as bars:
@@ -125,7 +126,7 @@ def export(
 
     _check_mesh_out(out, cfg.format)
     if nerf is not None:
-        check_out(nerf, (".safetensors",))
+        check_not_the_model(check_out(nerf, (".safetensors",)), model)
     result = export_model(model, prompt, out, cfg, nerf, warn=warn)
     emit(result, json_out, f"wrote {out}: {result['faces']} triangles")
 

@@ -23,6 +23,22 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "prompt"
 
 
+def unique_slugs(texts: list[str]) -> list[str]:
+    """slug() of each text, with _2, _3, ... on later ones whose slug is taken ("a red chair" and
+    "A red chair!" would otherwise write one file, the second over the first)."""
+    taken: set[str] = set()
+    out = []
+    for text in texts:
+        base = name = slug(text)
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
 def dataset_cameras(n_views: int, seed: int = 0) -> cams.Cameras:
     """Views spread over the training orbit: golden-angle azimuths, stratified elevations."""
     lo, hi = cams.TRAIN_ELEVATION_RANGE_DEG
