@@ -27,6 +27,14 @@ FIELD_KINDS = ("density", "sdf")
 DEPTH_WEIGHT = 1.0
 DEVICES = ("auto", "cpu", "cuda")
 
+# Size bounds, from the resident memory measured on the CPU build (BENCHMARKS.md, "Size
+# bounds"), so no size option can take a process past about 2 GB.
+MAX_RAYS_PER_STEP = (12_288, "about 90 KB a ray while training; 12,288 take about 2 GB")
+MAX_MESH_RESOLUTION = (320, "about 36 bytes a lattice point while meshing; 320³ take about 1.6 GB")
+MAX_FRAMES = (240, "every frame is baked and drawn into the GIF before it is written")
+MAX_IMAGE_SIZE = (4096, "a 4096² view alone holds about 1.2 GB while it renders")
+MAX_IMAGE_PIXELS = 24_000_000  # views × resolution²: about 70 bytes a pixel until the file is written
+
 
 def option(
     default: Any,
@@ -35,12 +43,16 @@ def option(
     flag: str | None = None,
     min: float | None = None,
     gt: float | None = None,
+    max: tuple[float, str] | None = None,
     choices: tuple[str, ...] | None = None,
 ) -> Any:
     """A config field that is also a command-line option (`--name-with-dashes` unless `flag`
-    says otherwise; `"--on/--off"` for a bool). `min` (>=) and `gt` (>) bound numbers; None
-    always passes, for options that may be left unset."""
-    meta = {"help": help, "flag": flag, "min": min, "gt": gt, "choices": choices}
+    says otherwise; `"--on/--off"` for a bool). `min` (>=) and `gt` (>) bound numbers; `max` is
+    (bound, why): size options are bounded by the memory they imply, and the error says so.
+    None always passes, for options that may be left unset."""
+    if max is not None:
+        help = f"{help} At most {max[0]:,}."
+    meta = {"help": help, "flag": flag, "min": min, "gt": gt, "max": max, "choices": choices}
     return field(default=default, metadata={"option": meta})
 
 
@@ -83,6 +95,11 @@ def validate(cfg: Any) -> Any:
             raise HfcliError(f"{name} must be at least {meta['min']:g} (got {value:g})")
         if meta["gt"] is not None and not value > meta["gt"]:
             raise HfcliError(f"{name} must be above {meta['gt']:g} (got {value:g})")
+        if meta.get("max") is not None and not value <= meta["max"][0]:
+            bound, why = meta["max"]
+            raise HfcliError(f"{name} must be at most {bound:,} (got {value:,}): {why}")
+    if hasattr(cfg, "check"):
+        cfg.check()
     return cfg
 
 
@@ -180,7 +197,7 @@ class LoopConfig(Config):
     lr_final_fraction: float = 0.1  # exponential decay to this fraction at the last step
     grid_every: int = 16
     grid_warmup: int = 32  # let densities form before empty space is culled
-    save_every: int = 250
+    save_every: int = option(250, "Steps between resumable saves to --out (Ctrl-C and SIGTERM also save).", min=1)
     snapshot_every: int = 50  # in-memory good state to roll back to
     clip_grad: float = 1.0
     collapse_factor: float = 5.0  # loss above this × its recent median counts as a divergence
@@ -234,7 +251,7 @@ class HyperTrainConfig(Config):
     loop: LoopConfig = section(LoopConfig)
     field: FieldConfig = section(FieldConfig)
     hyper: HyperConfig = section(HyperConfig)
-    rays_per_step: int = option(4096, "Rays rendered per training step.", min=1)
+    rays_per_step: int = option(4096, "Rays rendered per training step.", min=1, max=MAX_RAYS_PER_STEP)
     prompts_per_step: int = 8  # scenes a step renders (and a grid update refreshes)
     depth_weight: float = _depth_weight_option()
     text_encoder: str = BUNDLED_ID
@@ -268,7 +285,7 @@ class FinetuneConfig(Config):
     )
     guidance: str = _guidance_option()
     sd: SDConfig = section(SDConfig)
-    rays_per_step: int = option(4096, "Rays a step (studio; sd renders whole images).", min=1)
+    rays_per_step: int = option(4096, "Rays a step (studio; sd renders whole images).", min=1, max=MAX_RAYS_PER_STEP)
     pool_rays: int = POOL_RAYS
     depth_weight: float = _depth_weight_option()
     target_psnr: float | None = option(
@@ -299,7 +316,7 @@ MIN_TEXTURE_SIZE, MAX_TEXTURE_SIZE = 64, 8192
 class MeshConfig(Config):
     """A mesh file from a NeRF (generate, export, and each frame of interpolate)."""
 
-    resolution: int = option(128, "Marching-cubes grid resolution per axis.", min=16)
+    resolution: int = option(128, "Marching-cubes grid resolution per axis.", min=16, max=MAX_MESH_RESOLUTION)
     faces: int | None = option(
         None,
         f"Triangle budget: quadric decimation to at most this many (default {TEXTURED_FACES} for a textured mesh; "
@@ -339,18 +356,30 @@ class ExportConfig(MeshConfig):
 
 @dataclass
 class InterpolateConfig(MeshConfig):
-    resolution: int = option(64, "Marching-cubes resolution of each frame.", min=16)
-    frames: int = option(8, "Number of frames, both ends included.", min=2)
+    resolution: int = option(64, "Marching-cubes resolution of each frame.", min=16, max=MAX_MESH_RESOLUTION)
+    frames: int = option(8, "Number of frames, both ends included.", min=2, max=MAX_FRAMES)
     turntable: bool = option(False, "Turn the camera while morphing.", flag="--turntable")
 
 
+class _Images:
+    """views × resolution² pixels are held until the file is written: bounded together."""
+
+    def check(self) -> None:
+        pixels = self.views * self.resolution**2
+        if pixels > MAX_IMAGE_PIXELS:
+            raise HfcliError(
+                f"--views × --resolution² must be at most {MAX_IMAGE_PIXELS:,} pixels (got {pixels:,}): about 70 "
+                "bytes a pixel are held until the file is written; fewer views or smaller images"
+            )
+
+
 @dataclass
-class RenderConfig(Config):
-    resolution: int = option(256, "Image width and height in pixels.", min=8)
+class RenderConfig(Config, _Images):
+    resolution: int = option(256, "Image width and height in pixels.", min=8, max=MAX_IMAGE_SIZE)
     views: int = option(1, "Number of views around the object.", min=1)
 
 
 @dataclass
-class StudioConfig(Config):
+class StudioConfig(Config, _Images):
     views: int = option(24, "Views per prompt.", min=1)
-    resolution: int = option(128, "Image width and height in pixels.", min=8)
+    resolution: int = option(128, "Image width and height in pixels.", min=8, max=MAX_IMAGE_SIZE)
