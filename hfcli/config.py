@@ -31,7 +31,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # bounds"), so no size option can take a process past about 2 GB.
 MAX_RAYS_PER_STEP = (12_288, "about 90 KB a ray while training; 12,288 take about 2 GB")
 MAX_MESH_RESOLUTION = (320, "about 36 bytes a lattice point while meshing; 320³ take about 1.6 GB")
-MAX_FRAMES = (240, "every frame is baked and drawn into the GIF before it is written")
+MAX_FRAMES = (2400, "about 0.5 MB a frame is held for the GIF until it is written; 2,400 take about 1.6 GB")
 MAX_IMAGE_SIZE = (4096, "a 4096² view alone holds about 1.2 GB while it renders")
 MAX_IMAGE_PIXELS = 24_000_000  # views × resolution²: about 70 bytes a pixel until the file is written
 

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import checkpoint as ckpt_io
 from .config import InterpolateConfig, check_mesh_config
 from .imageio import save_gif
 from .mesh_io import write_mesh
-from .model import PromptModel
+from .model import NerfScene, PromptModel
 from .outputs import mesh_for_file, render_views
 from .progress import Report, no_report
 from .render import cameras as cams
 from .text import check_prompt
 
 GIF_RESOLUTION = 192
+
+
+BAKE_CHUNK = 8  # frames baked at a time: each frame is written before the next chunk is baked
+
+
+def _baked(model: PromptModel, prompt_a: str, prompt_b: str, ts: list[float]) -> Iterator[NerfScene]:
+    """The scene at each t, baked a chunk at a time (not all frames up front: a long morph then
+    holds one chunk of baked scenes, not all of them)."""
+    for start in range(0, len(ts), BAKE_CHUNK):
+        yield from model.interpolate(prompt_a, prompt_b, ts[start : start + BAKE_CHUNK])
 
 
 def interpolate(
@@ -38,10 +48,9 @@ def interpolate(
     start = time.perf_counter()
     model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
     ts = [i / (frames - 1) for i in range(frames)] if frames > 1 else [0.0]
-    scenes = model.interpolate(prompt_a, prompt_b, ts)
     out_dir.mkdir(parents=True, exist_ok=True)
     meshes, images = [], []
-    for i, scene in enumerate(scenes):
+    for i, scene in enumerate(_baked(model, prompt_a, prompt_b, ts)):
         path = out_dir / f"frame_{i:03d}.{fmt}"
         mesh, notes, _ = mesh_for_file(scene, cfg, fmt)
         for note in notes:

@@ -77,3 +77,23 @@ def test_sizes_at_their_bounds_pass_and_one_more_does_not():
     validate(FinetuneConfig(rays_per_step=12_288))
     with pytest.raises(HfcliError, match="--rays-per-step must be at most 12,288 .*90 KB a ray"):
         validate(FinetuneConfig(rays_per_step=12_289))
+
+
+def test_interpolate_bakes_a_chunk_at_a_time_and_writes_each_frame_before_the_next_chunk(tmp_path, monkeypatch):
+    """A long morph streams: no bake covers more than BAKE_CHUNK frames, and every frame of a
+    chunk is on disk before the next chunk is baked (item 5: interpolate baked all up front)."""
+    from hfcli import interpolate as interp
+    from hfcli.config import InterpolateConfig
+    from hfcli.model import PromptModel
+
+    bakes, real = [], PromptModel.interpolate
+
+    def recording(self, a, b, ts):
+        bakes.append((len(ts), len(list(tmp_path.glob("frame_*.ply")))))
+        return real(self, a, b, ts)
+
+    monkeypatch.setattr(PromptModel, "interpolate", recording)
+    cfg = InterpolateConfig(frames=interp.BAKE_CHUNK + 3, resolution=32, format="ply", vertex_colors=True)
+    result = interp.interpolate("default", "a red chair", "a blue chair", tmp_path, cfg)
+    assert len(result["frames"]) == cfg.frames
+    assert bakes == [(interp.BAKE_CHUNK, 0), (3, interp.BAKE_CHUNK)]

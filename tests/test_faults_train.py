@@ -169,3 +169,18 @@ def test_a_signal_in_the_last_step_still_stops_the_run(tmp_path, monkeypatch):
     assert info.value.exit_code == 130
     assert ck.read_header(out)["step"] == 4
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_two_teach_runs_on_one_out_leave_a_file_that_loads(tmp_path):
+    """Two `hf teach` on the same --out at once, both saving every 2 steps: both finish, and the
+    file is always one whole checkpoint (the last rename wins), never a mix of the two."""
+    prompts, out = tmp_path / "p.txt", tmp_path / "t.safetensors"
+    prompts.write_text(PROMPT + "\n")
+    children = [hf_teach(prompts, out, 8, 2) for _ in range(2)]
+    for child in children:
+        _, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err[-2000:]
+    ck.load(out)  # whole: its tensors load
+    header = ck.read_header(out)
+    assert header["step"] == 8 and header["prompts"] == [PROMPT]
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("p.txt", "t.safetensors")]  # no temp left
