@@ -70,3 +70,28 @@ def test_an_oserror_anywhere_is_one_error_line_naming_the_path(tmp_path, monkeyp
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert lines == [f"error: /data/out/mesh.glb: {err.strerror}"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 256 KiB tmpfs (root, with mount allowed), unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    where = tmp_path / "small"
+    where.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip() or done.returncode}")
+    yield where
+    subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_mesh_on_a_really_full_filesystem_is_one_line_and_leaves_nothing(full_disk, capsys):
+    """Not a simulated error: a 1 MB textured glb onto a 256 KiB tmpfs."""
+    assert run(["generate", "a pink chair", "--out", str(full_disk / "chair.glb")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "chair.glb" in err and "No space left on device" in err, err
+    assert list(full_disk.iterdir()) == []  # no half-written mesh, no temporary
