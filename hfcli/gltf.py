@@ -118,19 +118,33 @@ class _Glb:
             )
         )
 
-    def write(self, path: str | os.PathLike) -> None:
+    def to_bytes(self) -> bytes:
+        """The finished file; call once."""
         self.blob += b"\0" * (-len(self.blob) % 4)
         self.g.buffers.append(pygltflib.Buffer(byteLength=len(self.blob)))
         self.g.set_binary_blob(bytes(self.blob))
+        return b"".join(self.g.save_to_bytes())
+
+    def write(self, path: str | os.PathLike) -> None:
+        data = self.to_bytes()
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                for part in self.g.save_to_bytes():
-                    fh.write(part)
+                fh.write(data)
 
 
 def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
-    """A vertex-coloured mesh: one TRIANGLES primitive with POSITION, NORMAL, COLOR_0 (float
-    VEC3) and indices, under a white matte material (the vertex colours are the albedo)."""
+    """A vertex-coloured mesh (`_vertex_coloured`) written atomically to `path`."""
+    _vertex_coloured(mesh).write(path)
+
+
+def glb_bytes(mesh: Mesh) -> bytes:
+    """The same file as write_glb, in memory (hf serve answers with it)."""
+    return _vertex_coloured(mesh).to_bytes()
+
+
+def _vertex_coloured(mesh: Mesh) -> _Glb:
+    """One TRIANGLES primitive with POSITION, NORMAL, COLOR_0 (float VEC3) and indices, under a
+    white matte material (the vertex colours are the albedo)."""
     glb = _Glb()
     position = glb.attribute(np.asarray(mesh.vertices, dtype=np.float32), bounds=True)
     normal = glb.attribute(np.asarray(mesh.normals, dtype=np.float32))
@@ -141,7 +155,7 @@ def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
     )
     attributes = pygltflib.Attributes(POSITION=position, NORMAL=normal, COLOR_0=color)
     glb.primitive(attributes, indices, pygltflib.Material(pbrMetallicRoughness=pbr))
-    glb.write(path)
+    return glb
 
 
 def write_textured_glb(mesh: TexturedMesh, path: str | os.PathLike) -> None:

@@ -13,7 +13,7 @@ import trimesh
 
 from hfcli.errors import EmptyMeshError, HfcliError
 from hfcli.export import Mesh, extract_mesh
-from hfcli.gltf import write_glb
+from hfcli.gltf import glb_bytes, write_glb
 from hfcli.imageio import load_png, save_image, save_png
 from tests.gltf_check import validate_glb
 
@@ -241,3 +241,10 @@ def test_gif_loops(tmp_path):
     with Image.open(tmp_path / "a.gif") as im:
         assert im.format == "GIF" and im.n_frames == 3 and im.info.get("loop") == 0
     assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]
+
+
+def test_glb_bytes_in_memory_are_the_file_write_glb_writes(sphere: Mesh, tmp_path):
+    """hf serve answers with glb_bytes; it must be the same file the commands write."""
+    path = tmp_path / "s.glb"
+    write_glb(sphere, path)
+    assert glb_bytes(sphere) == path.read_bytes()

@@ -6,14 +6,13 @@ the event loop never touches torch. The stages and their names follow `hf genera
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import checkpoint as ckpt_io
 from ..errors import HfcliError
-from ..gltf import write_glb
+from ..gltf import glb_bytes
 from ..model import PromptModel
 from ..outputs import scene_mesh
 from ..studio.vocab import learned_shapes, unlearned_shape_note
@@ -77,15 +76,6 @@ class Engine:
         # interpolate encodes both prompts and bakes the code in one call: text and hypernet together.
         seconds = {"text+hypernet": t1 - t0, "mesh": t2 - t1, "glb": t3 - t2}
         return MeshResult(data, int(len(mesh.faces)), self.notes(prompt, to), _rounded(seconds))
-
-
-def glb_bytes(mesh) -> bytes:
-    """The mesh as .glb bytes. hfcli writes glTF to files only (atomically); a scratch file costs
-    a few milliseconds against the hundreds that meshing takes."""
-    with tempfile.TemporaryDirectory(prefix="hf-serve-") as tmp:
-        path = Path(tmp) / "mesh.glb"
-        write_glb(mesh, path)
-        return path.read_bytes()
 
 
 def _rounded(seconds: dict[str, float]) -> dict[str, float]:
