@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -51,6 +52,11 @@ BackendOpt = typer.Option(
     show_default="auto, or $HFCLI_BACKEND",
     help="Raymarcher: auto (the fastest that works), torch, cpp (C++ kernels, built on first use) or cuda.",
 )
+
+
+def lead() -> bool:
+    """False on every torchrun rank but rank 0: those train silently and write nothing."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def emit(result: dict, as_json: bool, summary: str) -> None:

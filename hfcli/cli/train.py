@@ -17,6 +17,7 @@ from .common import (
     app,
     check_out,
     emit,
+    lead,
     psnr_text,
     read_prompt_file,
 )
@@ -51,13 +52,14 @@ def teach(
     prompts = read_prompt_file(prompts_file)
     out = check_out(out or Path("teachers") / f"{prompts_file.stem}.safetensors", (".safetensors",))
     _check_resume(resume, out)
-    with ProgressBars() as bars:
+    with ProgressBars(enabled=lead()) as bars:
         result = run_teach(prompts, out, cfg, resume=resume, report=bars)
-    emit(
-        result,
-        json_out,
-        f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {psnr_text(result['psnr'])}",
-    )
+    if lead():
+        emit(
+            result,
+            json_out,
+            f"wrote {result['out']}: {result['steps']} steps, {result['seconds']:.0f} s, PSNR {psnr_text(result['psnr'])}",
+        )
 
 
 @app.command()
@@ -82,14 +84,15 @@ def distill(
     prompts = read_prompt_file(prompts_file) if prompts_file is not None else None
     check_out(out, (".safetensors",))
     _check_resume(resume, out)
-    with ProgressBars() as bars:
+    with ProgressBars(enabled=lead()) as bars:
         result = run_distill(list(teachers or []), prompts, out, cfg, resume=resume, report=bars)
-    emit(
-        result,
-        json_out,
-        f"wrote {result['out']}: {len(result['prompts'])} prompts, {result['steps']} steps, "
-        f"PSNR {psnr_text(result['psnr'])}",
-    )
+    if lead():
+        emit(
+            result,
+            json_out,
+            f"wrote {result['out']}: {len(result['prompts'])} prompts, {result['steps']} steps, "
+            f"PSNR {psnr_text(result['psnr'])}",
+        )
 
 
 @app.command()
@@ -116,7 +119,7 @@ def finetune(
 
     check_prompt(prompt)
     check_out(out, (".safetensors",))
-    with ProgressBars() as bars:
+    with ProgressBars(enabled=lead()) as bars:
         result = run_finetune(prompt, model, out, cfg, from_scratch=from_scratch, report=bars)
     result.pop("history")
     target = cfg.target_psnr

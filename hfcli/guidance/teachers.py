@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..model import NerfScene
@@ -16,6 +18,7 @@ class TeacherGuidance:
     """Per-ray photometric loss against baked teacher NeRFs, one per student prompt."""
 
     name = "teachers"
+    renders_share = True  # sample(share=...) renders only one process's share (hfcli/train/distributed.py)
 
     def __init__(self, scenes: list[NerfScene], rays_per_step: int, depth_weight: float = 0.0):
         self.depth_weight = depth_weight
@@ -29,18 +32,24 @@ class TeacherGuidance:
         ids = torch.zeros(len(rays_o), dtype=torch.long)
         return render_image_batches(teacher.query, rays_o, rays_d, ids, teacher.grid, WHITE)
 
-    def sample(self, generator: torch.Generator, scenes: list[int] | None = None) -> RayBatch:
+    def sample(
+        self, generator: torch.Generator, scenes: list[int] | None = None, share: Callable[[int], slice] | None = None
+    ) -> RayBatch:
+        """`share(number of rays)`, where given, picks the rays whose targets are rendered (one
+        training process's share); the others get zero targets, which that process never reads."""
         scenes = list(range(len(self.prompts))) if scenes is None else sorted(scenes)
         per_scene = max(1, self.rays_per_step // len(scenes))
         rays_o, rays_d = cams.random_rays(per_scene * len(scenes), generator)
-        renders = [
-            self._teacher_render(
-                s, rays_o[i * per_scene : (i + 1) * per_scene], rays_d[i * per_scene : (i + 1) * per_scene]
-            )
-            for i, s in enumerate(scenes)
-        ]
         scene_ids = torch.tensor(scenes).repeat_interleave(per_scene)
-        target, depth = torch.cat([r.rgb for r in renders]), torch.cat([r.depth for r in renders])
+        keep = slice(None) if share is None else share(len(rays_o))
+        target, depth = torch.zeros_like(rays_o), torch.zeros(len(rays_o))
+        ids, counts = torch.unique_consecutive(scene_ids[keep], return_counts=True)
+        start = keep.start or 0
+        for s, n in zip(ids.tolist(), counts.tolist()):
+            rows = slice(start, start + n)
+            render = self._teacher_render(s, rays_o[rows], rays_d[rows])
+            target[rows], depth[rows] = render.rgb, render.depth
+            start += n
         return RayBatch(rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth)
 
     def loss(self, out: RenderOutput, batch: RayBatch):

@@ -21,6 +21,7 @@ from ..model import PromptModel, field_config
 from ..progress import Report, no_report
 from ..scene import GRID_RES
 from ..text import TextEncoder
+from . import distributed
 from .loop import Trainer, resumable_checkpoint
 from .objectives import HyperObjective
 
@@ -51,17 +52,22 @@ def fit(
         cfg.text_encoder = resumed.text_encoder
     check_free_space(out, cfg, len(prompts))  # before the slow set-up and training, not at the first save
     guidance = make_guidance(cfg)
+    group = distributed.group()  # None in one process; under torchrun, rank 0 alone saves and evaluates
+    if group is not None:
+        guidance = group.wrap(guidance, getattr(cfg, "spread_weight", 0.0))
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
         encoder = TextEncoder(cfg.text_encoder)
     tokens = encoder.encode(prompts)
     torch.manual_seed(cfg.loop.seed)
     hyper = HyperNet(cfg.field, cfg.hyper)
-    trainer = Trainer(HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step), cfg.loop)
+    trainer = Trainer(HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step), cfg.loop, group)
     if resumed is not None:
         trainer.resume(resumed)
     config = {"field": cfg.field.to_dict(), "hyper": cfg.hyper.to_dict()}
 
     def save(metrics: dict | None = None) -> None:
+        if group is not None and not group.lead:
+            return
         ckpt_io.save(
             ckpt_io.Checkpoint(
                 kind=kind,
@@ -82,7 +88,7 @@ def fit(
         raise Interrupted(f"{err} (checkpoint {out})", err.signum) from None
     train_seconds = time.perf_counter() - start
     metrics: dict = {"psnr": None, "per_prompt": {}}
-    truth = evaluator(guidance)
+    truth = evaluator(guidance) if group is None or group.lead else None
     if truth is not None:
         scenes = PromptModel(hyper, cfg.text_encoder, prompts, encoder).bake_tokens(tokens, prompts)
         metrics = evaluate_scenes(scenes, truth, report=report)

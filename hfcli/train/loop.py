@@ -57,8 +57,9 @@ class Objective(Protocol):
 
 
 class Trainer:
-    def __init__(self, objective: Objective, cfg: LoopConfig):
-        self.objective, self.cfg = objective, cfg
+    def __init__(self, objective: Objective, cfg: LoopConfig, group=None):
+        """group: a distributed.Group when torchrun runs several processes (hfcli/train/distributed.py)."""
+        self.objective, self.cfg, self.group = objective, cfg, group
         groups = objective.param_groups(cfg)
         self.opt = torch.optim.Adam(groups)
         self.base_lrs = [g["lr"] for g in groups]
@@ -135,9 +136,12 @@ class Trainer:
         loss, figures = self.objective.loss(self.gen)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        params = self.objective.parameters()
+        # Several processes: the mean gradient and loss over ranks, before clipping, on every rank.
+        value = float(loss.detach()) if self.group is None else self.group.average(params, loss, figures)
         # The clipped norm is over every gradient: non-finite exactly when one of them is.
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.clip_grad)
-        figures.update(loss=float(loss.detach()), grad_norm=float(grad_norm))
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad)
+        figures.update(loss=value, grad_norm=float(grad_norm))
         return figures
 
     def _diverged(self, figures: dict) -> bool:
@@ -159,16 +163,20 @@ class Trainer:
         step's figures with the seconds spent in steps."""
         figures: dict = {}
         saved_at = -1
+        if self.group is not None:
+            self.group.align(self.objective)
         self._take_snapshot()
         with _stop_signals() as stopped:
             while self.step < self.cfg.steps:
-                if stopped:
-                    self._stop(stopped[0], on_save, saved=saved_at == self.step)
+                if signum := self._stop_signal(stopped):
+                    self._stop(signum, on_save, saved=saved_at == self.step)
                 if stop is not None and stop(self.step):
                     break
                 start = time.perf_counter()
                 if self.step >= self.cfg.grid_warmup and self.step % self.cfg.grid_every == 0:
                     self.objective.update_grid(self.step // self.cfg.grid_every, self.gen)
+                    if self.group is not None:
+                        self.group.share_grid(self.objective, self.step // self.cfg.grid_every)
                 self._set_lr()
                 figures = self.train_step()
                 if self._diverged(figures):
@@ -191,10 +199,16 @@ class Trainer:
                     saved_at = self.step
                 if on_progress is not None:
                     on_progress(self.step, self.cfg.steps, figures)
-            if stopped:  # during the last step: still a stop, not a run that goes on to its evaluation
-                self._stop(stopped[0], on_save, saved=saved_at == self.step)
+            if signum := self._stop_signal(stopped):  # during the last step: still a stop, not a run that goes on
+                self._stop(signum, on_save, saved=saved_at == self.step)
         figures["seconds"] = self.train_seconds
         return figures
+
+    def _stop_signal(self, stopped: list[int]) -> int:
+        """The signal to stop on (0: none); with several processes, one every rank agrees on."""
+        if self.group is not None:
+            return self.group.stop_signal(stopped)
+        return stopped[0] if stopped else 0
 
     def _stop(self, signum: int, on_save: Callable[[], None] | None, saved: bool) -> None:
         """SIGINT or SIGTERM arrived during a step: save (where the run saves) and stop in one line."""
