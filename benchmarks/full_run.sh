@@ -6,6 +6,9 @@
 #   bash benchmarks/full_run.sh                      # defaults of hf teach / hf distill
 #   PARALLEL=1 bash benchmarks/full_run.sh           # both students at once, half the cores each
 #   TEACH_STEPS=20 STUDENT_STEPS="10 20" SHAPES="bowl plate" OUT=runs/smoke bash benchmarks/full_run.sh
+#   SHARD=0/4 bash benchmarks/full_run.sh             # only the teachers of shard 0 of 4 (hf teach --shard),
+#                                                    # e.g. SHARD=$SLURM_ARRAY_TASK_ID/4 in a Slurm array;
+#                                                    # then run without SHARD to distil (taught ones are kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HF=${HF:-hf}
@@ -14,6 +17,16 @@ SHAPES=${SHAPES:-"chair pot toaster bench stool bowl vase skateboard knife plate
 mkdir -p "$OUT/teachers"
 
 step_flag() { [ -n "${1:-}" ] && echo "--steps $1" || true; }
+
+if [ -n "${SHARD:-}" ]; then  # this machine's slice of the teachers, then stop: students need them all
+  files=""
+  for shape in $SHAPES; do files="$files prompts/$shape.txt"; done
+  tag=$(echo "$SHARD" | tr / _)
+  # shellcheck disable=SC2086
+  $HF teach $files --shard "$SHARD" --out-dir "$OUT/teachers" --resume $(step_flag "${TEACH_STEPS:-}") --json \
+    | tail -n 1 > "$OUT/teachers/shard_$tag.json"
+  exit 0
+fi
 
 train_prompts="$OUT/train.txt"
 heldout_prompts="$OUT/heldout.txt"

@@ -218,7 +218,8 @@ class SDConfig(Config):
     guidance_scale: float = option(100.0, "Classifier-free guidance scale of score distillation (DreamFusion).", gt=0)
     device: str = option(
         "auto",
-        "auto | cpu | cuda: where the diffusion model runs (the NeRF trains on the CPU; auto is CUDA when available).",
+        "auto | cpu | cuda: where the command computes; auto is CUDA when torch sees a GPU, and cuda without one is "
+        "an error. This release moves only the diffusion model to the GPU: the NeRF trains on the CPU (README).",
         choices=DEVICES,
     )
     t_range: tuple[float, float] = (0.02, 0.98)

@@ -54,6 +54,25 @@ BackendOpt = typer.Option(
 )
 
 
+def use_device(value: str) -> str:
+    from ..device import use
+
+    try:
+        use(value)  # cuda without a GPU: HfcliError, one line and exit 1, before anything is read
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return value
+
+
+DeviceOpt = typer.Option(
+    "auto",
+    "--device",
+    callback=use_device,
+    help="auto | cpu | cuda: where the command computes; auto is CUDA when torch sees a GPU, and cuda without "
+    "one is an error. This release computes the NeRF, renders and meshes on the CPU either way (README).",
+)
+
+
 def lead() -> bool:
     """False on every torchrun rank but rank 0: those train silently and write nothing."""
     return os.environ.get("RANK", "0") == "0"

@@ -10,6 +10,7 @@ from ..config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
 from ..errors import HfcliError
 from .common import (
     BackendOpt,
+    DeviceOpt,
     JsonOpt,
     ModelArg,
     ModelOpt,
@@ -43,6 +44,7 @@ def generate(
     cfg: MeshConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """A mesh from text in one forward pass of the hypernetwork, zero-shot: decimated to --faces,
     UV-unwrapped, its colour baked into a texture (glTF PBR material), unless --vertex-colors.
@@ -89,6 +91,7 @@ def interpolate(
     cfg: InterpolateConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """Morph between two prompts in the hypernetwork's conditioning space.
 
@@ -114,6 +117,7 @@ def export(
     cfg: ExportConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """Mesh a NeRF into a textured binary glTF (.glb), an OBJ or a PLY.
 
@@ -151,6 +155,7 @@ def render(
     cfg: RenderConfig = None,
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """Render a still or a turntable of a NeRF.
 

@@ -9,7 +9,7 @@ import typer
 
 from ..config import StudioConfig
 from ..errors import PromptError
-from .common import BackendOpt, JsonOpt, ProgressBars, app, check_out_dir, emit, read_prompt_file, stderr
+from .common import BackendOpt, DeviceOpt, JsonOpt, ProgressBars, app, check_out_dir, emit, read_prompt_file, stderr
 from .options import config_options
 
 
@@ -26,6 +26,7 @@ def eval_(
     ),
     json_out: bool = JsonOpt,
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """Measure a model against studio ground truth: PSNR, SSIM, silhouette IoU, Chamfer distance,
     the mesh surface against the exact SDF (normal consistency, share of faces off by more than

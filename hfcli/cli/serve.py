@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import BackendOpt, ModelOpt, app, stderr
+from .common import BackendOpt, DeviceOpt, ModelOpt, app, stderr
 
 
 @app.command()
@@ -27,6 +27,7 @@ def serve(
         8, min=0, help="Requests that may wait while one is computed; one more is refused with 503 (busy)."
     ),
     backend: str | None = BackendOpt,
+    device: str = DeviceOpt,
 ):
     """A local web studio: type a prompt, turn the mesh with the mouse, morph between two prompts.
 

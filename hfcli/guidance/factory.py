@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..config import SDConfig
+from ..device import resolve as resolve_device
 from ..errors import HfcliError, PromptError
 from ..progress import Report, no_report
 from ..studio.vocab import parse_prompt
@@ -22,8 +23,7 @@ def resolve_guidance(name: str, prompts: list[str], sd: SDConfig) -> str:
     if name == "sd" or (name == "auto" and sd.model is not None):
         resolve_model_dir(sd.model)  # a missing or foreign model fails here
         return "sd"
-    if sd.device == "cuda":
-        raise HfcliError("--device cuda is not supported yet: this release trains and renders on the CPU")
+    resolve_device(sd.device)  # cuda where torch sees no GPU: one clear error, before any set-up
     if name == "studio":
         for p in prompts:
             parse_prompt(p)  # raises PromptError naming the words it did not understand
