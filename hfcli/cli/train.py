@@ -209,4 +209,5 @@ def finetune(
         )
     )
     psnr = "" if result["psnr"] is None else f", PSNR {result['psnr']:.2f} dB"
-    emit(result, json_out, f"wrote {out}: {result['steps']} steps, {result['train_seconds']:.0f} s{psnr}{reached}")
+    if lead():
+        emit(result, json_out, f"wrote {out}: {result['steps']} steps, {result['train_seconds']:.0f} s{psnr}{reached}")

@@ -23,6 +23,7 @@ from ..model import NerfScene, PromptModel, fresh_grid, hyper_from_config, nerf_
 from ..progress import Report, no_report
 from ..render.occupancy import OccupancyGrid
 from ..scene import new_grid
+from . import distributed
 from .loop import Trainer
 from .objectives import NerfObjective
 
@@ -61,8 +62,11 @@ def finetune_scene(
     """Optimise `start` against `guidance`. With a `truth` (studio ground truth) the PSNR at the
     16 eval cameras is checked every cfg.check_every steps, and training stops at cfg.target_psnr.
     Returns the final scene and figures; seconds count training only, not the checks."""
+    group = distributed.group()  # under torchrun: the rays split over ranks, as in fit
+    if group is not None:
+        guidance = group.wrap(guidance, getattr(cfg, "spread_weight", 0.0))
     objective = NerfObjective(start, guidance, grid)
-    trainer = Trainer(objective, cfg.loop)
+    trainer = Trainer(objective, cfg.loop, group)
     history: list[tuple[int, float]] = []
     reached_at: tuple[int, float] | None = None
 
@@ -138,7 +142,8 @@ def finetune(
     # Saved with a grid built the way every baked NeRF's is, so export sees the usual field.
     with torch.no_grad():
         scene.grid = fresh_grid(lambda pts, _s: scene.density(pts))
-    if out is not None:
+    group = distributed.group()
+    if out is not None and (group is None or group.lead):  # rank 0 alone writes
         extra = {
             "finetuned_from": str(model_path),
             "from_scratch": from_scratch,
