@@ -245,6 +245,16 @@ def _depth_weight_option(default: float = DEPTH_WEIGHT) -> Any:
     )
 
 
+def _reword_option(default: float = 0.0) -> Any:
+    return option(
+        default,
+        "Chance that a step reads a prompt in another wording (framing, style words, word order, case: "
+        "hfcli/studio/wording.py) while its target stays the prompt's scene, so the model answers however "
+        "a user words it. 0: the prompts as written.",
+        min=0,
+    )
+
+
 @dataclass
 class HyperTrainConfig(Config):
     """What teach and distill share: a HyperNet over prompts, trained on one loop."""
@@ -255,6 +265,7 @@ class HyperTrainConfig(Config):
     rays_per_step: int = option(4096, "Rays rendered per training step.", min=1, max=MAX_RAYS_PER_STEP)
     prompts_per_step: int = 8  # scenes a step renders (and a grid update refreshes)
     depth_weight: float = _depth_weight_option()
+    reword: float = _reword_option()
     text_encoder: str = BUNDLED_ID
 
 
@@ -272,6 +283,9 @@ class DistillConfig(HyperTrainConfig):
     # Off until a full run measures it: with 1, a 60-step test student fell under its 18 dB
     # floor (17.6; teachers' depth differs most where their silhouettes do, early on).
     depth_weight: float = _depth_weight_option(0.0)
+    # Users word prompts their own way: the bundled student lost about 6 dB to a reworded
+    # held-out prompt without this (issue 15; measured again in BENCHMARKS.md, "Wording").
+    reword: float = _reword_option(0.5)
 
 
 @dataclass

@@ -106,6 +106,20 @@ FILLERS = frozenset(
         "model",
         "render",
         "object",
+        # framing and style words users add (hfcli/studio/wording.py): they describe the
+        # picture, not the object
+        "one",
+        "photo",
+        "image",
+        "picture",
+        "rendering",
+        "studio",
+        "lighting",
+        "high",
+        "quality",
+        "detailed",
+        "product",
+        "shot",
     }
 )
 # Spelling variants that name the same thing. Honest ones only: no near-synonyms

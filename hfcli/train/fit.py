@@ -20,7 +20,8 @@ from ..hyper import HyperNet
 from ..model import PromptModel, field_config
 from ..progress import Report, no_report
 from ..scene import GRID_RES
-from ..text import TextEncoder
+from ..studio import wording
+from ..text import TextEncoder, TokenStates
 from . import distributed
 from .loop import Trainer, resumable_checkpoint
 from .objectives import HyperObjective
@@ -57,10 +58,11 @@ def fit(
         guidance = group.wrap(guidance, getattr(cfg, "spread_weight", 0.0))
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
         encoder = TextEncoder(cfg.text_encoder)
-    tokens = encoder.encode(prompts)
+    tokens, reworded = _encode(encoder, prompts, cfg.reword)
     torch.manual_seed(cfg.loop.seed)
     hyper = HyperNet(cfg.field, cfg.hyper)
-    trainer = Trainer(HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step), cfg.loop, group)
+    objective = HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step, reworded=reworded, reword=cfg.reword)
+    trainer = Trainer(objective, cfg.loop, group)
     if resumed is not None:
         trainer.resume(resumed)
     config = {"field": cfg.field.to_dict(), "hyper": cfg.hyper.to_dict()}
@@ -106,6 +108,17 @@ def fit(
         "rollbacks": trainer.rollbacks,
         "last_train_psnr": last.get("psnr"),
     }
+
+
+def _encode(encoder: TextEncoder, prompts: list[str], reword: float) -> tuple[TokenStates, TokenStates | None]:
+    """The prompts' token states, and (where `reword`) their TRAINING wordings, template-major,
+    encoded in one batch so every row has the same length."""
+    if not reword:
+        return encoder.encode(prompts), None
+    texts = prompts + [w for template in wording.TRAINING.values() for w in map(template, prompts)]
+    states = encoder.encode(texts)
+    n = len(prompts)
+    return states.select(list(range(n))), states.select(list(range(n, len(texts))))
 
 
 def check_free_space(out: Path, cfg: HyperTrainConfig, n_prompts: int) -> None:

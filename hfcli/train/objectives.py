@@ -67,9 +67,20 @@ def _groups(cfg: LoopConfig, weights: list[torch.Tensor], encoding: list[torch.T
 class HyperObjective:
     """A HyperNet over prompts against a guidance: each step renders `prompts_per_step` of them."""
 
-    def __init__(self, hyper: HyperNet, tokens: TokenStates, guidance: Guidance, prompts_per_step: int):
+    def __init__(
+        self,
+        hyper: HyperNet,
+        tokens: TokenStates,
+        guidance: Guidance,
+        prompts_per_step: int,
+        reworded: TokenStates | None = None,
+        reword: float = 0.0,
+    ):
+        """tokens: the prompts [P]; reworded: [K * P] the same prompts in K other wordings (row
+        k * P + i is prompt i's k-th), each scene read in one of them with probability `reword`."""
         self.hyper, self.tokens, self.guidance = hyper, tokens, guidance
         self.prompts_per_step = prompts_per_step
+        self.reworded, self.reword = reworded, reword if reworded is not None else 0.0
         self.grid = new_grid(tokens.states.shape[0])
         self.loss_tracks_quality = getattr(guidance, "loss_tracks_quality", True)
 
@@ -120,10 +131,26 @@ class HyperObjective:
         field = self.hyper.field
         return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
 
+    def _wordings(self, scenes: list[int], generator: torch.Generator) -> TokenStates:
+        """The token states a step reads its scenes in: each its own prompt, or with
+        probability `reword` one of its other wordings (the target stays the prompt's scene)."""
+        if not self.reword:
+            return self.tokens.select(scenes)
+        n, k = self.n_prompts, self.reworded.states.shape[0] // self.n_prompts
+        use = (torch.rand(len(scenes), generator=generator) < self.reword).tolist()
+        which = torch.randint(k, (len(scenes),), generator=generator).tolist()
+        plain = self.tokens.select(scenes)
+        other = self.reworded.select([w * n + s for s, w in zip(scenes, which)])
+        pick = torch.tensor(use)
+        return TokenStates(
+            torch.where(pick[:, None, None], other.states, plain.states),
+            torch.where(pick[:, None], other.mask, plain.mask),
+        )
+
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         scenes = self._scenes_this_step(generator)
         batch = self.guidance.sample(generator, scenes)
-        weights = self.hyper(self.tokens.select(scenes))
+        weights = self.hyper(self._wordings(scenes, generator))
         out = render_rays(
             self._scene_query(scenes, weights),
             batch.rays_o,
