@@ -118,16 +118,18 @@ def test_a_stopped_two_process_run_resumes_in_one(runs):
     assert worst[0] < TOLERANCE, worst
 
 
-def test_a_lost_rank_stops_the_other_with_one_line(runs, tmp_path):
-    """Two ranks started by hand (no torchrun, which would stop the survivor itself): rank 1 is
-    killed mid-run and rank 0 says so and exits, instead of waiting forever in a collective."""
+def test_a_hung_rank_stops_the_other_with_one_line(runs, tmp_path):
+    """Two ranks started by hand (no torchrun, which would stop the survivor itself): rank 1
+    hangs mid-run (SIGSTOP) and rank 0 says so in one line and exits once HFCLI_DIST_TIMEOUT
+    has passed, instead of waiting forever in a collective. (A rank that dies outright closes
+    its connections, and the others fail at once with the same line.)"""
     _root, teacher, _one = runs
     out = tmp_path / "lost.safetensors"
     port = str(_free_port())
     procs = []
     for rank in (0, 1):
         env = {**_env(), "RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-        env["HFCLI_DIST_TIMEOUT"] = "20"
+        env["HFCLI_DIST_TIMEOUT"] = "3"
         procs.append(
             subprocess.Popen(
                 _command(1, teacher, out, "--steps", "400", "--save-every", "1"),
@@ -140,9 +142,15 @@ def test_a_lost_rank_stops_the_other_with_one_line(runs, tmp_path):
     deadline = time.monotonic() + 90
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    procs[1].kill()
-    procs[1].wait()
-    _, err = procs[0].communicate(timeout=60)
+    procs[1].send_signal(signal.SIGSTOP)
+    start = time.monotonic()
+    try:
+        _, err = procs[0].communicate(timeout=60)
+    finally:
+        for proc in reversed(procs):  # whatever the outcome, neither is left running
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - start < 30
     assert procs[0].returncode == 1, err[-2000:]
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "lost the other training processes" in lines[0], err[-2000:]

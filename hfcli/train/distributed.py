@@ -161,8 +161,10 @@ def _leave() -> None:
 
 
 def _first_line(err: BaseException) -> str:
+    """The error's first sentence: gloo's messages go on with advice about remote workers."""
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    line = text[0].split(" This is typically")[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:199] + "…"
 
 
 def _sliced(obj, keep: slice, total: int):
