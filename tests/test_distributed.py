@@ -19,7 +19,12 @@ import pytest
 import torch
 
 from hfcli import checkpoint as ck
-from hfcli.train.distributed import share
+from hfcli.errors import HfcliError
+from hfcli.guidance.base import RayBatch, photometric_loss
+from hfcli.render.raymarch_torch import ray_aabb
+from hfcli.render.renderer import RenderOutput
+from hfcli.scene import box_tensor
+from hfcli.train.distributed import RankShare, share
 from hfcli.train.teach import teach
 from tests.test_teach import small_config
 
@@ -163,3 +168,51 @@ def test_shares_cover_every_ray_once(total, world):
     assert seen == list(range(total))
     sizes = {len(range(total)[share(total, r, world)]) for r in range(world)}
     assert max(sizes) - min(sizes) <= 1
+
+
+class _PerRay:
+    """A guidance with a per-ray loss, as studio and teachers have (depth included)."""
+
+    name = "studio"
+
+    def __init__(self, rays: int):
+        self.rays = rays
+
+    def sample(self, generator, scenes=None):
+        o = torch.randn(self.rays, 3, generator=generator) * 0.3
+        d = torch.nn.functional.normalize(torch.randn(self.rays, 3, generator=generator), dim=-1)
+        target, depth = torch.rand(self.rays, 3, generator=generator), torch.rand(self.rays, generator=generator)
+        return RayBatch(o, d, torch.zeros(self.rays, dtype=torch.long), torch.ones(3), target=target, depth=depth)
+
+    def loss(self, out, batch):
+        return photometric_loss(out, batch, depth_weight=1.0)
+
+
+@pytest.mark.parametrize("rays,world", [(7, 3), (195, 2), (8, 8)])
+def test_rank_shares_weigh_up_to_the_one_process_loss(rays, world):
+    """The mean over ranks of the weighted share losses (what the all-reduce averages) is the
+    one-process loss, uneven shares included; each rank keeps its own rays and sends the
+    others out of the box."""
+    full_batch = _PerRay(rays).sample(torch.Generator().manual_seed(1))
+    out = RenderOutput(torch.rand(rays, 3), torch.rand(rays), torch.rand(rays), 0)
+    full, figures = _PerRay(rays).loss(out, full_batch)
+    losses, mses = [], []
+    for rank in range(world):
+        shared = RankShare(_PerRay(rays), rank, world)
+        batch = shared.sample(torch.Generator().manual_seed(1))
+        keep = share(rays, rank, world)
+        assert torch.equal(batch.rays_o[keep], full_batch.rays_o[keep])
+        near, far = ray_aabb(batch.rays_o, batch.rays_d, box_tensor())
+        missed = torch.ones(rays, dtype=torch.bool)
+        missed[keep] = False
+        assert bool((far[missed] <= near[missed]).all())  # the others' rays march nothing here
+        loss, share_figures = shared.loss(out, batch)
+        losses.append(float(loss))
+        mses.append(share_figures["mse"])
+    assert sum(losses) / world == pytest.approx(float(full), rel=1e-5)
+    assert sum(mses) / world == pytest.approx(figures["mse"], rel=1e-5)
+
+
+def test_fewer_rays_than_processes_is_one_clear_error():
+    with pytest.raises(HfcliError, match="fewer than the 4 training processes"):
+        RankShare(_PerRay(3), 0, 4).sample(torch.Generator())
