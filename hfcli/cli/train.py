@@ -58,7 +58,7 @@ def teach(
         None,
         "--out-dir",
         help="Directory for the teachers of several files (or a --shard), each <prompt file stem>.safetensors "
-        "(default: teachers).",
+        "(default: teachers). With --resume, those that have a checkpoint continue and the others start.",
     ),
     shard: str | None = typer.Option(
         None,
@@ -75,7 +75,7 @@ def teach(
     """Train a teacher: a hypernetwork over the prompts of one file (or one per file of several).
 
     Example: hf teach prompts/bowl.txt --out teachers/bowl.safetensors
-    Spread over machines: hf teach prompts/*.txt --shard 0/4 --out-dir teachers (and 1/4, 2/4, 3/4)
+    Spread over machines: hf teach prompts/{bowl,plate,vase}.txt --shard 0/2 --out-dir teachers (and 1/2)
     """
     use_device(cfg.sd.device)  # teach and finetune take --device from their SD section
     picked = _parse_shard(shard)
