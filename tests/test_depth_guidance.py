@@ -39,9 +39,12 @@ def test_studio_batches_carry_depth_only_the_loss_asked_for_weighs_in():
     guidance = StudioGuidance(["a red bowl"], rays_per_step=256, pool_rays=1024, seed=0, depth_weight=2.0)
     batch = guidance.sample(torch.Generator().manual_seed(0))
     assert batch.depth is not None and batch.depth.shape == (256,)
-    render = RenderOutput(batch.target.clone(), torch.ones(256), batch.depth + 0.1, 0)
+    render = RenderOutput(batch.target.clone(), torch.ones(256), batch.depth + 0.01, 0)
     loss, figures = guidance.loss(render, batch)
-    assert abs(float(loss) - 2.0 * 0.01) < 1e-6 and abs(figures["depth_mse"] - 0.01) < 1e-6
+    assert abs(float(loss) - 2.0 * 1e-4) < 1e-8 and abs(figures["depth_mse"] - 1e-4) < 1e-8  # squared, small
+    render.depth = batch.depth + 0.3  # beyond DEPTH_HUBER: linear, 2 * 0.05 * (0.3 - 0.025)
+    loss, figures = guidance.loss(render, batch)
+    assert abs(float(loss) - 2.0 * 0.0275) < 1e-6 and abs(figures["depth_mse"] - 0.09) < 1e-6
     colour_only, figures = photometric_loss(render, batch, 0.0)
     assert float(colour_only) == 0.0 and "depth_mse" not in figures
 

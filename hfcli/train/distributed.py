@@ -147,9 +147,7 @@ class Group:
             figures["psnr"] = -10 * math.log10(max(figures["mse"], 1e-10))
         return values[0]
 
-    def wrap(self, guidance, spread_weight: float = 0.0) -> RankShare:
-        if spread_weight:  # its mean runs over every ray a rank renders, the missed ones too
-            raise HfcliError("--spread-weight does not split over processes yet; train it in one process")
+    def wrap(self, guidance) -> RankShare:
         if getattr(guidance, "name", "") == "sd":
             raise HfcliError("--guidance sd trains on whole images and does not split over processes yet")
         return RankShare(guidance, self.rank, self.size)

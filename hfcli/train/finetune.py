@@ -64,7 +64,7 @@ def finetune_scene(
     Returns the final scene and figures; seconds count training only, not the checks."""
     group = distributed.group()  # under torchrun: the rays split over ranks, as in fit
     if group is not None:
-        guidance = group.wrap(guidance, getattr(cfg, "spread_weight", 0.0))
+        guidance = group.wrap(guidance)
     objective = NerfObjective(start, guidance, grid)
     trainer = Trainer(objective, cfg.loop, group)
     history: list[tuple[int, float]] = []

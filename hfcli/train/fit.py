@@ -55,7 +55,7 @@ def fit(
     guidance = make_guidance(cfg)
     group = distributed.group()  # None in one process; under torchrun, rank 0 alone saves and evaluates
     if group is not None:
-        guidance = group.wrap(guidance, getattr(cfg, "spread_weight", 0.0))
+        guidance = group.wrap(guidance)
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
         encoder = TextEncoder(cfg.text_encoder)
     tokens, reworded = _encode(encoder, prompts, cfg.reword)
