@@ -137,9 +137,9 @@ def write_glb(mesh: Mesh, path: str | os.PathLike) -> None:
     _vertex_coloured(mesh).write(path)
 
 
-def glb_bytes(mesh: Mesh) -> bytes:
-    """The same file as write_glb, in memory (hf serve answers with it)."""
-    return _vertex_coloured(mesh).to_bytes()
+def glb_bytes(mesh: Mesh | TexturedMesh) -> bytes:
+    """The file write_glb or write_textured_glb would write, in memory (hf serve answers with it)."""
+    return (_textured(mesh) if isinstance(mesh, TexturedMesh) else _vertex_coloured(mesh)).to_bytes()
 
 
 def _vertex_coloured(mesh: Mesh) -> _Glb:
@@ -159,8 +159,13 @@ def _vertex_coloured(mesh: Mesh) -> _Glb:
 
 
 def write_textured_glb(mesh: TexturedMesh, path: str | os.PathLike) -> None:
-    """A textured mesh: POSITION, NORMAL, TEXCOORD_0 and indices, and a PBR metallic-roughness
-    material whose baseColorTexture is the baked texture, embedded as PNG in the binary chunk."""
+    """A textured mesh (`_textured`) written atomically to `path`."""
+    _textured(mesh).write(path)
+
+
+def _textured(mesh: TexturedMesh) -> _Glb:
+    """POSITION, NORMAL, TEXCOORD_0 and indices, and a PBR metallic-roughness material whose
+    baseColorTexture is the baked texture, embedded as PNG in the binary chunk."""
     glb = _Glb()
     position = glb.attribute(np.asarray(mesh.vertices, dtype=np.float32), bounds=True)
     normal = glb.attribute(np.asarray(mesh.normals, dtype=np.float32))
@@ -172,4 +177,4 @@ def write_textured_glb(mesh: TexturedMesh, path: str | os.PathLike) -> None:
     )
     attributes = pygltflib.Attributes(POSITION=position, NORMAL=normal, TEXCOORD_0=uv)
     glb.primitive(attributes, indices, pygltflib.Material(pbrMetallicRoughness=pbr, name="baked"))
-    glb.write(path)
+    return glb

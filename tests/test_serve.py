@@ -8,6 +8,7 @@ request's mesh (or an interpolation that ignores t) fails.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import signal
@@ -22,6 +23,7 @@ import httpx
 import numpy as np
 import pygltflib
 import pytest
+import trimesh
 
 from hfcli.cli import run
 from hfcli.serve.worker import Busy, Gone, MeshStore, Worker
@@ -72,11 +74,15 @@ def client(server):
 
 
 def glb_colours(data: bytes) -> np.ndarray:
-    """The vertex colours [V, 3] of an hfcli glb; asserts it is a glb with triangles."""
+    """The colours [V, 3] at the vertices of an hfcli glb, from its texture (read by trimesh) or
+    its vertex colours; asserts it is a glb with triangles."""
     assert data[:4] == b"glTF", data[:80]
     g = pygltflib.GLTF2.load_from_bytes(data)
     primitive = g.meshes[0].primitives[0]
     assert primitive.mode == pygltflib.TRIANGLES and g.accessors[primitive.indices].count >= 3 * 100
+    if primitive.attributes.COLOR_0 is None:
+        mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh")
+        return mesh.visual.to_color().vertex_colors[:, :3] / 255.0
     acc = g.accessors[primitive.attributes.COLOR_0]
     view = g.bufferViews[acc.bufferView]
     offset = view.byteOffset + (acc.byteOffset or 0)
@@ -125,7 +131,7 @@ def test_json_reply_links_the_mesh_with_stage_timings_and_the_note(client):
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["prompt"] == "a blue bowl" and body["note"] is None and body["faces"] > 0
-    assert set(body["seconds"]) == {"queued", "text", "hypernet", "mesh", "glb"}
+    assert set(body["seconds"]) == {"queued", "text", "hypernet", "mesh", "decimate", "unwrap", "bake", "glb"}
     mesh = client.get(body["url"])
     assert mesh.status_code == 200 and len(mesh.content) == body["bytes"]
     assert_colour(mesh.content, "blue")

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import checkpoint as ckpt_io
+from ..config import MeshConfig
 from ..errors import HfcliError
 from ..gltf import glb_bytes
 from ..model import PromptModel
-from ..outputs import scene_mesh
+from ..outputs import mesh_for_file, scene_mesh
 from ..studio.vocab import learned_shapes, unlearned_shape_note
 from ..text import check_prompt
 
@@ -49,22 +50,25 @@ class Engine:
         return [n for n in (unlearned_shape_note(p, self.learned) for p in prompts) if n]
 
     def generate(self, prompt: str, resolution: int) -> MeshResult:
-        """One forward pass of the hypernetwork → baked NeRF → marching cubes → glb."""
+        """One forward pass of the hypernetwork → baked NeRF → the mesh `hf generate` writes
+        (textured, 10,000 triangles) → glb."""
         prompt = check_prompt(prompt)
         t0 = time.perf_counter()
         tokens = self.model.encoder.encode([prompt])
         t1 = time.perf_counter()
         scene = self.model.bake_tokens(tokens, [prompt])[0]
         t2 = time.perf_counter()
-        mesh = scene_mesh(scene, resolution)
+        mesh, notes, stages = mesh_for_file(scene, MeshConfig(resolution=resolution))
         t3 = time.perf_counter()
         data = glb_bytes(mesh)
         t4 = time.perf_counter()
-        seconds = {"text": t1 - t0, "hypernet": t2 - t1, "mesh": t3 - t2, "glb": t4 - t3}
-        return MeshResult(data, int(len(mesh.faces)), self.notes(prompt), _rounded(seconds))
+        seconds = {"text": t1 - t0, "hypernet": t2 - t1, **stages, "glb": t4 - t3}
+        return MeshResult(data, int(len(mesh.faces)), self.notes(prompt) + notes, _rounded(seconds))
 
     def morph(self, prompt: str, to: str, t: float, resolution: int) -> MeshResult:
-        """The mesh at t on the straight line between two prompts' scene codes (as `hf interpolate`)."""
+        """The mesh at t on the straight line between two prompts' scene codes (as `hf interpolate`),
+        vertex-coloured: the slider asks for a frame at every move, and unwrapping and baking
+        would more than double a frame's time (BENCHMARKS.md, "Textured meshes")."""
         prompt, to = check_prompt(prompt), check_prompt(to)
         t0 = time.perf_counter()
         scene = self.model.interpolate(prompt, to, [t])[0]
