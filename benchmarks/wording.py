@@ -33,10 +33,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="a student or teacher checkpoint, or 'default'")
     ap.add_argument("--prompts", required=True, type=Path, help="prompt file (one studio prompt a line)")
-    ap.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    ap.add_argument("--stride", type=int, default=1, help="every Nth prompt only (a sample across the file)")
     args = ap.parse_args()
     prompts = [p for p in args.prompts.read_text().splitlines() if p.strip() and not p.startswith("#")]
-    prompts = prompts[: args.limit]
+    prompts = prompts[:: args.stride]
     model = PromptModel.from_checkpoint(ckpt_io.load(resolve_model(args.model), kinds=("teacher", "student")))
     truth = GroundTruth(prompts)
     start = time.perf_counter()
