@@ -12,8 +12,6 @@ from __future__ import annotations
 from .config import DEVICES
 from .errors import HfcliError
 
-_chosen = "cpu"
-
 
 def resolve(name: str) -> str:
     """'cpu' or 'cuda' for a --device value; HfcliError for cuda where no GPU is visible."""
@@ -28,14 +26,3 @@ def resolve(name: str) -> str:
     if name == "cuda":
         raise HfcliError("--device cuda: torch sees no CUDA GPU on this machine; use --device cpu (or auto)")
     return "cpu"
-
-
-def use(name: str) -> str:
-    """Resolve and remember the process's device (the CLI calls this once per command)."""
-    global _chosen
-    _chosen = resolve(name)
-    return _chosen
-
-
-def current() -> str:
-    return _chosen

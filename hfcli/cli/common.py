@@ -55,10 +55,10 @@ BackendOpt = typer.Option(
 
 
 def use_device(value: str) -> str:
-    from ..device import use
+    from ..device import resolve
 
     try:
-        use(value)  # cuda without a GPU: HfcliError, one line and exit 1, before anything is read
+        resolve(value)  # cuda without a GPU: HfcliError, one line and exit 1, before anything is read
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
     return value

@@ -1,6 +1,7 @@
 """Wordings: one prompt said the ways users say it. A student trained on the canonical form
-alone ("a red bowl") loses about 6 dB when asked "a photo of a red bowl, 3d render" (issue 15);
-seeing reworded prompts in training is the usual cure (wording augmentation).
+alone ("a red bowl") lost 2.43 dB on the mean of seven held-out wordings and 4.90 dB to "a
+rendering of …" (BENCHMARKS.md, "Wording"); seeing reworded prompts in training is the usual
+cure (wording augmentation).
 
 Two template sets cover the same five kinds of change (articles, framing phrases, trailing
 style words, word order, case) with different words: TRAINING ones reword prompts while a

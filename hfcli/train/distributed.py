@@ -92,13 +92,6 @@ class Group:
                 f"answered within {self.timeout:g} s, ${TIMEOUT_ENV}): {_first_line(err)}"
             ) from None
 
-    def check(self, what: str, ok: bool) -> None:
-        """Agree that every rank got past `what` (so one rank's bad input stops all)."""
-        flag = torch.tensor([0.0 if ok else 1.0], device=self.device)
-        self._collective(what, dist.all_reduce, flag)
-        if float(flag) > 0:
-            raise HfcliError(f"another training process failed {what}")
-
     def align(self, objective) -> None:
         """Rank 0's model and grid on every rank before the first step (a safeguard: seeds and
         resume already make them equal; a mismatch in sizes fails here, not mid-run)."""
