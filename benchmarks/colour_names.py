@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hfcli import checkpoint as ckpt_io  # noqa: E402
 from hfcli.bundled import resolve_model  # noqa: E402
+from hfcli.cli.common import read_prompt_file  # noqa: E402
 from hfcli.model import PromptModel  # noqa: E402
 from hfcli.outputs import render_views  # noqa: E402
 from hfcli.render import cameras as cams  # noqa: E402
@@ -42,7 +43,7 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--prompts", required=True, type=Path)
     args = ap.parse_args()
-    prompts = [p for p in args.prompts.read_text().splitlines() if p.strip() and not p.startswith("#")]
+    prompts = read_prompt_file(args.prompts)
     model = PromptModel.from_checkpoint(ckpt_io.load(resolve_model(args.model), kinds=("teacher", "student")))
     full = cams.eval_cameras()
     cameras = cams.Cameras(full.c2w[:VIEWS], full.fov_x)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hfcli import checkpoint as ckpt_io  # noqa: E402
 from hfcli.bundled import resolve_model  # noqa: E402
+from hfcli.cli.common import read_prompt_file  # noqa: E402
 from hfcli.evaluate import evaluate_scenes  # noqa: E402
 from hfcli.model import PromptModel  # noqa: E402
 from hfcli.studio import wording  # noqa: E402
@@ -35,7 +36,7 @@ def main() -> None:
     ap.add_argument("--prompts", required=True, type=Path, help="prompt file (one studio prompt a line)")
     ap.add_argument("--stride", type=int, default=1, help="every Nth prompt only (a sample across the file)")
     args = ap.parse_args()
-    prompts = [p for p in args.prompts.read_text().splitlines() if p.strip() and not p.startswith("#")]
+    prompts = read_prompt_file(args.prompts)
     prompts = prompts[:: args.stride]
     model = PromptModel.from_checkpoint(ckpt_io.load(resolve_model(args.model), kinds=("teacher", "student")))
     truth = GroundTruth(prompts)
