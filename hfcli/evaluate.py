@@ -21,7 +21,7 @@ def evaluate_scenes(scenes, truth, resolution: int = EVAL_RESOLUTION, report: Re
     cameras = cams.eval_cameras()
     per_prompt = {}
     for i, scene in enumerate(scenes):
-        pred, _ = render_views(scene, cameras, resolution)
+        pred = render_views(scene, cameras, resolution)[0].cpu()  # the truth and the metrics are on the CPU
         gt = truth.render_views(i, cameras, resolution)
         per_prompt[scene.prompt] = round(sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras), 3)
         report("evaluating", i + 1, len(scenes), {"psnr": per_prompt[scene.prompt]})
@@ -79,7 +79,7 @@ def image_metrics(scene, truth, index: int) -> dict:
     from .metrics import iou, ssim
 
     cameras = cams.eval_cameras()
-    pred, pred_alpha = render_views(scene, cameras, EVAL_RESOLUTION)
+    pred, pred_alpha = (t.cpu() for t in render_views(scene, cameras, EVAL_RESOLUTION))
     gt, gt_alpha = truth.views(index, cameras, EVAL_RESOLUTION)
     return {
         "psnr": round(sum(psnr(p, g) for p, g in zip(pred, gt)) / len(cameras), 4),

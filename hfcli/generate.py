@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from . import checkpoint as ckpt_io
 from .config import ExportConfig, MeshConfig, RenderConfig, check_mesh_config, validate
 from .imageio import save_image, save_png
@@ -29,6 +31,7 @@ def generate_many(
     preview: Path | None = None,
     report: Report = no_report,
     warn: Callable[[str], None] = lambda _msg: None,
+    device: str | torch.device = "cpu",
 ) -> list[dict]:
     """Load the model once, then mesh each (prompt, out) job. Timings are split per stage.
     `warn` hears a note for each prompt that names no shape the model learned, and each note
@@ -36,7 +39,7 @@ def generate_many(
     check_mesh_config(cfg)
     formats = [mesh_format(out, cfg.format) for _, out in jobs]
     start = time.perf_counter()
-    model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
+    model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")), device=device)
     _ = model.encoder  # load now, so per-prompt timings are the per-prompt work
     load_s = time.perf_counter() - start
     learned = learned_shapes(model.prompts)
@@ -59,7 +62,7 @@ def generate_many(
         if nerf is not None:
             ckpt_io.save(nerf_checkpoint(scene, model.encoder_id, {"baked_from": str(model_path)}), nerf)
         if preview is not None:
-            save_png(turntable(scene, 1, PREVIEW_RESOLUTION)[0].numpy(), preview)
+            save_png(turntable(scene, 1, PREVIEW_RESOLUTION)[0].cpu().numpy(), preview)
         t5 = time.perf_counter()
         results.append(
             {
@@ -102,13 +105,14 @@ def export_model(
     cfg: ExportConfig,
     nerf: Path | None = None,
     warn: Callable[[str], None] = lambda _msg: None,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Mesh a model's NeRF (a baked one as is, a teacher or student baked at `prompt`) into `out`;
     `nerf` also keeps the baked NeRF that was meshed; `warn` hears the notes about the mesh."""
     check_mesh_config(cfg)
     fmt = mesh_format(out, cfg.format)
     start = time.perf_counter()
-    scene, encoder_id = load_scene(str(model_path), prompt)
+    scene, encoder_id = load_scene(str(model_path), prompt, device)
     threshold = surface_threshold(scene) if cfg.threshold is None else cfg.threshold
     mesh, notes, stages = mesh_for_file(scene, cfg, fmt, threshold)
     for note in notes:
@@ -127,12 +131,14 @@ def export_model(
     }
 
 
-def render_model(model_path, prompt: str | None, out: Path, cfg: RenderConfig) -> dict:
+def render_model(
+    model_path, prompt: str | None, out: Path, cfg: RenderConfig, device: str | torch.device = "cpu"
+) -> dict:
     """A still (one view), a strip of views (.png) or a turntable (.gif) of a model's NeRF."""
     validate(cfg)
     start = time.perf_counter()
-    scene, _ = load_scene(str(model_path), prompt)
-    frames = [f.numpy() for f in turntable(scene, cfg.views, cfg.resolution)]
+    scene, _ = load_scene(str(model_path), prompt, device)
+    frames = [f.cpu().numpy() for f in turntable(scene, cfg.views, cfg.resolution)]
     save_image(frames if len(frames) > 1 else frames[0], out)
     return {
         "out": str(out),

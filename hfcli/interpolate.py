@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import torch
+
 from . import checkpoint as ckpt_io
 from .config import InterpolateConfig, check_mesh_config
 from .imageio import save_gif
@@ -37,6 +39,7 @@ def interpolate(
     cfg: InterpolateConfig,
     report: Report = no_report,
     warn: Callable[[str], None] = lambda _msg: None,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Write frame_000.glb … (or .obj, .ply by --format) and morph.gif into `out_dir`. t runs from
     0 (prompt A) to 1 (prompt B). `warn` hears the notes about each frame's mesh."""
@@ -46,7 +49,7 @@ def interpolate(
     check_prompt(prompt_b)
     frames = cfg.frames
     start = time.perf_counter()
-    model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
+    model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")), device=device)
     ts = [i / (frames - 1) for i in range(frames)] if frames > 1 else [0.0]
     out_dir.mkdir(parents=True, exist_ok=True)
     meshes, images = [], []
@@ -59,7 +62,7 @@ def interpolate(
         meshes.append(str(path))
         azimuth = 30.0 + (360.0 * i / frames if cfg.turntable else 0.0)
         image, _ = render_views(scene, cams.orbit_cameras([azimuth], [25.0]), GIF_RESOLUTION)
-        images.append(image[0].numpy())
+        images.append(image[0].cpu().numpy())
         report("interpolating", i + 1, frames, {})
     gif = out_dir / "morph.gif"
     save_gif(images + images[::-1][1:-1], gif)  # there and back, so the loop has no jump

@@ -13,6 +13,7 @@ import torch
 from . import __version__
 from . import checkpoint as ckpt_io
 from .config import FIELD_KINDS, FieldConfig, HyperConfig
+from .device import as_device
 from .errors import CheckpointError, HfcliError
 from .field import Field, MLPWeights
 from .hyper import HyperNet
@@ -43,12 +44,17 @@ class NerfScene:
         """Of an sdf field: negative inside."""
         return self.field.signed_distance(points, self.weights)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the scene's weights and grid live: points to query go there."""
+        return self.grid.ema.device
 
-def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1) -> OccupancyGrid:
-    """A grid built from scratch: each cell sampled `passes` times, then dilated by one cell,
-    because one random sample can miss a thin boundary passing through a cell."""
-    grid = new_grid(n_scenes)
-    gen = torch.Generator().manual_seed(0)
+
+def fresh_grid(density_fn, n_scenes: int = 1, passes: int = 1, device: torch.device | None = None) -> OccupancyGrid:
+    """A grid on `device` built from scratch: each cell sampled `passes` times, then dilated by
+    one cell, because one random sample can miss a thin boundary passing through a cell."""
+    grid = new_grid(n_scenes, device=device)
+    gen = torch.Generator().manual_seed(0)  # on the CPU: the same cells on every device
     for _ in range(passes):
         grid.update(density_fn, gen)
     grid.dilate()
@@ -83,7 +89,8 @@ def load_model_state(hyper: HyperNet, tensors: dict[str, torch.Tensor]) -> None:
 
 
 class PromptModel:
-    """A trained HyperNet (teacher or student) with its text encoder, ready to bake prompts."""
+    """A trained HyperNet (teacher or student) with its text encoder, ready to bake prompts; the
+    scenes it bakes live where the HyperNet does."""
 
     def __init__(self, hyper: HyperNet, encoder_id: str, prompts: list[str], encoder: TextEncoder | None = None):
         self.hyper = hyper.eval()
@@ -92,16 +99,22 @@ class PromptModel:
         self._encoder = encoder
 
     @classmethod
-    def from_checkpoint(cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None) -> PromptModel:
-        """`encoder`, when given, is shared (it must be the checkpoint's text encoder)."""
+    def from_checkpoint(
+        cls, ck: ckpt_io.Checkpoint, encoder: TextEncoder | None = None, device: torch.device | str | None = None
+    ) -> PromptModel:
+        """`encoder`, when given, is shared (it must be the checkpoint's text encoder, on `device`)."""
         hyper = hyper_from_config(ck.config, ck.written_by)
-        load_model_state(hyper, ck.tensors)
-        return cls(hyper, ck.text_encoder, ck.prompts, encoder)
+        load_model_state(hyper, ck.tensors)  # built and loaded on the CPU, then moved: same weights
+        return cls(hyper.to(as_device(device)), ck.text_encoder, ck.prompts, encoder)
+
+    @property
+    def device(self) -> torch.device:
+        return self.hyper.probe.device
 
     @property
     def encoder(self) -> TextEncoder:
         if self._encoder is None:
-            self._encoder = TextEncoder(self.encoder_id)
+            self._encoder = TextEncoder(self.encoder_id, self.device)
         return self._encoder
 
     def bake(self, prompts: list[str]) -> list[NerfScene]:
@@ -121,7 +134,7 @@ class PromptModel:
     def _scene(self, weights: MLPWeights, prompt: str) -> NerfScene:
         field = self.hyper.field
         with torch.no_grad():
-            grid = fresh_grid(lambda pts, _s: field.query(pts, weights)[0])
+            grid = fresh_grid(lambda pts, _s: field.query(pts, weights)[0], device=self.device)
         return NerfScene(field, weights, grid, prompt)
 
 
@@ -144,26 +157,31 @@ def nerf_checkpoint(scene: NerfScene, text_encoder: str, extra: dict | None = No
     )
 
 
-def scene_from_nerf(ck: ckpt_io.Checkpoint) -> NerfScene:
+def scene_from_nerf(ck: ckpt_io.Checkpoint, device: torch.device | str | None = None) -> NerfScene:
+    """A baked NeRF checkpoint (tensors on the CPU) → a scene on `device`."""
+    device = as_device(device)
     try:
         cfg = field_config(ck.config, ck.written_by)
         field = Field(cfg)
         field.load_state_dict({k: v for k, v in ck.tensors.items() if k.startswith("encoding.") or k == "log_beta"})
+        field.to(device)
         n_layers = len(cfg.layer_shapes())
-        weights = [(ck.tensors[f"mlp.{i}.weight"], ck.tensors[f"mlp.{i}.bias"]) for i in range(n_layers)]
-        grid = new_grid()
+        weights = [
+            (ck.tensors[f"mlp.{i}.weight"].to(device), ck.tensors[f"mlp.{i}.bias"].to(device)) for i in range(n_layers)
+        ]
+        grid = new_grid(device=device)
         grid.load_state(ck.tensors)
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"baked NeRF is incomplete or inconsistent: {str(err).splitlines()[0]}") from None
     return NerfScene(field, weights, grid, ck.prompts[0] if ck.prompts else "")
 
 
-def load_scene(path: str, prompt: str | None) -> tuple[NerfScene, str]:
-    """Any checkpoint → (one NerfScene, its text encoder id): a baked NeRF as is, a teacher or
-    student baked at `prompt`."""
+def load_scene(path: str, prompt: str | None, device: torch.device | str | None = None) -> tuple[NerfScene, str]:
+    """Any checkpoint → (one NerfScene on `device`, its text encoder id): a baked NeRF as is, a
+    teacher or student baked at `prompt`."""
     ck = ckpt_io.load(path)
     if ck.kind == "nerf":
-        return scene_from_nerf(ck), ck.text_encoder
+        return scene_from_nerf(ck, device), ck.text_encoder
     if prompt is None:
         raise HfcliError(f"{path} is a {ck.kind}: give --prompt to choose what it renders")
-    return PromptModel.from_checkpoint(ck).bake([prompt])[0], ck.text_encoder
+    return PromptModel.from_checkpoint(ck, device=device).bake([prompt])[0], ck.text_encoder

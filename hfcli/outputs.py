@@ -29,12 +29,19 @@ THRESHOLD_PROBE_RESOLUTION = 24
 
 @torch.no_grad()
 def render_views(scene: NerfScene, cameras: cams.Cameras, resolution: int, background=WHITE):
-    """Images [B, H, W, 3] and opacities [B, H, W] of a scene."""
-    o, d = cams.image_rays(cameras, resolution)
-    ids = torch.zeros(o.shape[0] * o.shape[1], dtype=torch.long)
-    out = render_image_batches(scene.query, o.reshape(-1, 3), d.reshape(-1, 3), ids, scene.grid, background)
+    """Images [B, H, W, 3] and opacities [B, H, W] of a scene, on the scene's device."""
+    o, d = scene_rays(scene, cameras, resolution)
+    ids = torch.zeros(len(o), dtype=torch.long, device=scene.device)
+    out = render_image_batches(scene.query, o, d, ids, scene.grid, background)
     shape = (len(cameras), resolution, resolution)
     return out.rgb.reshape(*shape, 3), out.opacity.reshape(shape)
+
+
+def scene_rays(scene: NerfScene, cameras: cams.Cameras, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cameras' pixel rays [B·H·W, 3], made on the CPU (cheap, and the same on every
+    device) and moved to the scene's device."""
+    o, d = cams.image_rays(cameras, resolution)
+    return o.reshape(-1, 3).to(scene.device), d.reshape(-1, 3).to(scene.device)
 
 
 def turntable(scene: NerfScene, n_views: int, resolution: int) -> list[torch.Tensor]:
@@ -50,10 +57,9 @@ def surface_threshold(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLU
     with whatever density the training made convenient, so no fixed level fits every model;
     the expected depth lies inside the boundary, and at the median itself thin parts (a chair's
     seat) mesh with holes, while half of it closes them."""
-    cameras = cams.eval_cameras()
-    o, d = cams.image_rays(cameras, resolution)
-    o, d = o.reshape(-1, 3), d.reshape(-1, 3)
-    out = render_image_batches(scene.query, o, d, torch.zeros(len(o), dtype=torch.long), scene.grid, WHITE)
+    o, d = scene_rays(scene, cams.eval_cameras(), resolution)
+    ids = torch.zeros(len(o), dtype=torch.long, device=scene.device)
+    out = render_image_batches(scene.query, o, d, ids, scene.grid, WHITE)
     opaque = out.opacity > 0.9
     if int(opaque.sum()) < 16:
         return MESH_DENSITY_THRESHOLD
@@ -68,8 +74,9 @@ def occupied_lattice(scene: NerfScene):
     grid = scene.grid
     # Grown by a cell: a baked grid samples each cell once, and a boundary cell it missed can
     # still hold density near the mesh level next to one it kept.
-    occupied = torch.nn.functional.max_pool3d(grid.occupied[:1].float(), 3, stride=1, padding=1)[0].bool().numpy()
-    lo, hi, res = grid.aabb[:3].numpy(), grid.aabb[3:].numpy(), occupied.shape[0]
+    occupied = torch.nn.functional.max_pool3d(grid.occupied[:1].float(), 3, stride=1, padding=1)[0].bool().cpu().numpy()
+    box = grid.aabb.cpu().numpy()  # the lattice test below runs in numpy, on the CPU
+    lo, hi, res = box[:3], box[3:], occupied.shape[0]
 
     def active(*axes: np.ndarray) -> np.ndarray:
         # The cell arithmetic of raymarch_torch.grid_lookup (truncation toward zero), per axis.
@@ -100,6 +107,7 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
             active=occupied_lattice(scene),
             outside=-1.0,
             smooth_voxels=MESH_SMOOTH_VOXELS,
+            device=scene.device,
         )
     level = surface_threshold(scene) if threshold is None else threshold
     # Skipping culled cells is exact only for levels well above the grid's own threshold.
@@ -111,6 +119,7 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
         resolution=resolution,
         smooth_voxels=MESH_SMOOTH_VOXELS,
         active=active,
+        device=scene.device,
     )
 
 
@@ -131,5 +140,6 @@ def mesh_for_file(
         faces=cfg.faces,
         texture_size=cfg.texture_size,
         vertex_colors=cfg.vertex_colors or fmt == "ply",
+        device=scene.device,
     )
     return mesh, notes, {"mesh": mesh_s, **seconds}

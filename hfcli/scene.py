@@ -18,9 +18,9 @@ GRID_RES = 64  # occupancy cells per axis
 RENDER_STEP = 2 * math.sqrt(3) / 256  # 256 steps across the box diagonal
 
 
-def box_tensor() -> torch.Tensor:
-    """BOX as a fresh float32 tensor [6] (callers may move or modify it)."""
-    return torch.tensor(BOX)
+def box_tensor(device: torch.device | str | None = None) -> torch.Tensor:
+    """BOX as a fresh float32 tensor [6] on `device` (callers may modify it)."""
+    return torch.tensor(BOX, device=device)
 
 
 def box_corners() -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -28,6 +28,8 @@ def box_corners() -> tuple[tuple[float, float, float], tuple[float, float, float
     return BOX[:3], BOX[3:]
 
 
-def new_grid(n_scenes: int = 1, resolution: int = GRID_RES, step: float = RENDER_STEP) -> OccupancyGrid:
-    """An occupancy grid over the scene box, every cell occupied until an update sees densities."""
-    return OccupancyGrid(n_scenes, resolution, box_tensor(), step)
+def new_grid(
+    n_scenes: int = 1, resolution: int = GRID_RES, step: float = RENDER_STEP, device: torch.device | str | None = None
+) -> OccupancyGrid:
+    """An occupancy grid over the scene box on `device`, every cell occupied until an update sees densities."""
+    return OccupancyGrid(n_scenes, resolution, box_tensor(device), step)

@@ -112,11 +112,12 @@ def surface_colors(
 ) -> torch.Tensor:
     """Colours [N, 3] of surface points [N, 3] with unit outward normals [N, 3]: the field's
     colour composited over BAKE_DEPTHS × `step` along the normal, as a ray looking straight at
-    the surface sees it; what light is left after the last sample sees that sample's colour."""
-    out = torch.zeros(len(points), 3)
+    the surface sees it; what light is left after the last sample sees that sample's colour.
+    Computed on the device of `points`, where the field must live."""
+    out = torch.zeros(len(points), 3, device=points.device)
     for s in range(0, len(points), chunk):
         p, n = points[s : s + chunk].float(), normals[s : s + chunk].float()
-        remaining = torch.ones(len(p), 1)
+        remaining = torch.ones(len(p), 1, device=p.device)
         for k, depth in enumerate(BAKE_DEPTHS):
             sigma, rgb = query(p + depth * step * n)
             rgb = torch.nan_to_num(rgb.float()).clamp(0.0, 1.0)
@@ -146,15 +147,18 @@ def bake(
     query: QueryFn,
     size: int,
     step: float,
+    device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """The texture [size, size, 3] uint8 of a UV-mapped mesh: surface_colors at each covered
-    texel's surface point and interpolated normal; the rest filled by dilate."""
+    texel's surface point and interpolated normal; the rest filled by dilate. Texel coverage is
+    found on the CPU; the field is queried on `device`."""
     f = torch.as_tensor(faces, dtype=torch.long)
     cov = cover(torch.as_tensor(uv, dtype=torch.float32)[f] * size, size, size)
     corners, b = f[cov.face], cov.bary[:, :, None]
     points = (torch.as_tensor(vertices, dtype=torch.float32)[corners] * b).sum(dim=1)
     normals = (torch.as_tensor(normals, dtype=torch.float32)[corners] * b).sum(dim=1)
-    colors = surface_colors(query, points, torch.nn.functional.normalize(normals, dim=1), step)
+    normals = torch.nn.functional.normalize(normals, dim=1)
+    colors = surface_colors(query, points.to(device), normals.to(device), step).cpu()
     texture = np.zeros((size * size, 3), dtype=np.uint8)
     filled = np.zeros(size * size, dtype=bool)
     pixel = cov.pixel.numpy()
@@ -172,13 +176,15 @@ def finish_mesh(
     faces: int | None = None,
     texture_size: int = 1024,
     vertex_colors: bool = False,
+    device: torch.device | str = "cpu",
 ) -> tuple[Mesh | TexturedMesh, list[str], dict[str, float]]:
     """A marching-cubes mesh → the mesh to write: (mesh, notes for the user, seconds per stage).
 
     Decimated to `faces` (default TEXTURED_FACES when textured); textured meshes are unwrapped
     and baked, vertex-coloured ones recoloured at their new vertices; without `faces` a
     vertex-coloured mesh is `dense` itself, every triangle kept. A surface xatlas cannot unwrap
-    gets vertex colours and a note. `step`: the lattice spacing, which the colour bake steps by."""
+    gets vertex colours and a note. `step`: the lattice spacing, which the colour bake steps by;
+    `device`: where the field lives (decimation and unwrap are numpy, on the CPU)."""
     clock = time.perf_counter
     seconds = dict.fromkeys(("decimate", "unwrap", "bake"), 0.0)
     budget = faces if faces is not None else None if vertex_colors else TEXTURED_FACES
@@ -188,7 +194,7 @@ def finish_mesh(
     start = clock()
     if budget < len(dense.faces):
         vertices, tris = decimate(dense.vertices, dense.faces, budget)
-        normals, ok = field_normals(density_fn, vertices, step)
+        normals, ok = field_normals(density_fn, vertices, step, device=device)
         normals = fill_normals(normals, ok, vertices, tris).astype(np.float32)
     else:
         if faces is not None:
@@ -202,12 +208,14 @@ def finish_mesh(
             seconds["unwrap"] = clock() - start
             start = clock()
             v, n = vertices[vmap], normals[vmap]
-            texture = bake(v, uv_faces, n, uv, query, texture_size, step)
+            texture = bake(v, uv_faces, n, uv, query, texture_size, step, device)
             seconds["bake"] = clock() - start
             return TexturedMesh(v, uv_faces.astype(np.uint32), n, uv, texture), notes, seconds
         except UnwrapError as err:
             notes.append(f"no texture: {err}; wrote vertex colours instead")
     start = clock()
-    colors = surface_colors(query, torch.as_tensor(vertices), torch.as_tensor(normals), step)
+    colors = surface_colors(
+        query, torch.as_tensor(vertices, device=device), torch.as_tensor(normals, device=device), step
+    )
     seconds["bake"] = clock() - start
-    return Mesh(vertices, tris.astype(np.uint32), colors.numpy(), normals), notes, seconds
+    return Mesh(vertices, tris.astype(np.uint32), colors.cpu().numpy(), normals), notes, seconds

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
+from ..device import resolve
 from ..errors import HfcliError
 from .common import (
     BackendOpt,
@@ -74,7 +75,7 @@ def generate(
     if preview is not None:
         check_out(preview, (".png",))
     with ProgressBars(enabled=len(jobs) > 1) as bars:
-        results = generate_many(model, jobs, cfg, nerf, preview, report=bars, warn=warn)
+        results = generate_many(model, jobs, cfg, nerf, preview, report=bars, warn=warn, device=resolve(device))
     result = results[0] if prompt is not None else {"out_dir": str(out_dir), "meshes": results}
     emit(result, json_out, f"wrote {len(results)} mesh(es)" if len(results) > 1 else f"wrote {results[0]['out']}")
 
@@ -101,7 +102,7 @@ def interpolate(
 
     check_out_dir(out)
     with ProgressBars() as bars:
-        result = run_interpolate(model, prompt_a, prompt_b, out, cfg, report=bars, warn=warn)
+        result = run_interpolate(model, prompt_a, prompt_b, out, cfg, report=bars, warn=warn, device=resolve(device))
     emit(result, json_out, f"wrote {cfg.frames} meshes and {result['gif']}")
 
 
@@ -131,7 +132,7 @@ def export(
     _check_mesh_out(out, cfg.format)
     if nerf is not None:
         check_not_the_model(check_out(nerf, (".safetensors",)), model)
-    result = export_model(model, prompt, out, cfg, nerf, warn=warn)
+    result = export_model(model, prompt, out, cfg, nerf, warn=warn, device=resolve(device))
     emit(result, json_out, f"wrote {out}: {result['faces']} triangles")
 
 
@@ -164,5 +165,5 @@ def render(
     from ..generate import render_model
 
     check_out(out, (".png", ".gif"))
-    result = render_model(model, prompt, out, cfg)
+    result = render_model(model, prompt, out, cfg, resolve(device))
     emit(result, json_out, f"wrote {out}")

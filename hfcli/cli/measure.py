@@ -36,12 +36,13 @@ def eval_(
     Example: hf eval student.safetensors --prompts prompts/heldout.txt --json
     """
     from .. import checkpoint as ckpt_io
+    from ..device import resolve
     from ..evaluate import evaluate_model
     from ..model import PromptModel
 
     prompts = read_prompt_file(prompts_file)
     start = time.perf_counter()
-    pm = PromptModel.from_checkpoint(ckpt_io.load(model, kinds=("teacher", "student")))
+    pm = PromptModel.from_checkpoint(ckpt_io.load(model, kinds=("teacher", "student")), device=resolve(device))
     try:
         with ProgressBars() as bars:
             result = evaluate_model(pm, prompts, with_mesh=mesh, report=bars)

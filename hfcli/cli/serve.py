@@ -50,13 +50,14 @@ def serve(
     dropped. The page cancels a prompt that a new one replaces, and sends only
     the slider's latest position. Ctrl-C stops the server.
     """
+    from ..device import resolve
     from ..serve.app import create_app
     from ..serve.engine import Engine
     from ..serve.server import open_socket, run, url_of
 
     sock = open_socket(host, port)  # before loading: a taken port fails at once
     try:
-        engine = Engine(model)
+        engine = Engine(model, resolve(device))
     except BaseException:
         sock.close()
         raise

@@ -156,13 +156,16 @@ def distill(
 
     Example: hf distill teachers/*.safetensors --prompts prompts/train.txt --out student.safetensors
     """
+    from ..device import resolve
     from ..train.distill import distill as run_distill
 
     prompts = read_prompt_file(prompts_file) if prompts_file is not None else None
     check_out(out, (".safetensors",))
     _check_resume(resume, out)
     with ProgressBars(enabled=lead()) as bars:
-        result = run_distill(list(teachers or []), prompts, out, cfg, resume=resume, report=bars)
+        result = run_distill(
+            list(teachers or []), prompts, out, cfg, resume=resume, report=bars, device=resolve(device)
+        )
     if lead():
         emit(
             result,

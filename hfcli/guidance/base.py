@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,6 +23,13 @@ class RayBatch:
     depth: torch.Tensor | None = None
     image_hw: tuple[int, int] | None = None  # set when the rays form whole images (SDS)
     views: torch.Tensor | None = None  # [B] view index of each whole image (SDS prompt suffixes)
+
+    def to(self, device: torch.device) -> RayBatch:
+        """The batch on `device` (where the model renders it); on its own device, itself."""
+        moved = {k: getattr(self, k) for k in ("rays_o", "rays_d", "scene_ids", "background", "target", "depth")}
+        if all(t is None or t.device == device for t in moved.values()):
+            return self
+        return dataclasses.replace(self, **{k: None if t is None else t.to(device) for k, t in moved.items()})
 
 
 class Guidance(Protocol):

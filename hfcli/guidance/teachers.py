@@ -21,15 +21,17 @@ class TeacherGuidance:
     renders_share = True  # sample(share=...) renders only one process's share (hfcli/train/distributed.py)
 
     def __init__(self, scenes: list[NerfScene], rays_per_step: int, depth_weight: float = 0.0):
+        """Batches come on the teachers' device (that of the first scene)."""
         self.depth_weight = depth_weight
         self.scenes = scenes
+        self.device = scenes[0].device if scenes else torch.device("cpu")
         self.prompts = [s.prompt for s in scenes]
         self.rays_per_step = rays_per_step
 
     @torch.no_grad()
     def _teacher_render(self, scene: int, rays_o, rays_d) -> RenderOutput:
         teacher = self.scenes[scene]
-        ids = torch.zeros(len(rays_o), dtype=torch.long)
+        ids = torch.zeros(len(rays_o), dtype=torch.long, device=rays_o.device)
         return render_image_batches(teacher.query, rays_o, rays_d, ids, teacher.grid, WHITE)
 
     def sample(
@@ -39,10 +41,10 @@ class TeacherGuidance:
         training process's share); the others get zero targets, which that process never reads."""
         scenes = list(range(len(self.prompts))) if scenes is None else sorted(scenes)
         per_scene = max(1, self.rays_per_step // len(scenes))
-        rays_o, rays_d = cams.random_rays(per_scene * len(scenes), generator)
-        scene_ids = torch.tensor(scenes).repeat_interleave(per_scene)
+        rays_o, rays_d = (r.to(self.device) for r in cams.random_rays(per_scene * len(scenes), generator))
+        scene_ids = torch.tensor(scenes, device=self.device).repeat_interleave(per_scene)
         keep = slice(None) if share is None else share(len(rays_o))
-        target, depth = torch.zeros_like(rays_o), torch.zeros(len(rays_o))
+        target, depth = torch.zeros_like(rays_o), torch.zeros(len(rays_o), device=self.device)
         ids, counts = torch.unique_consecutive(scene_ids[keep], return_counts=True)
         start = keep.start or 0
         for s, n in zip(ids.tolist(), counts.tolist()):

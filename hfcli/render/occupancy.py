@@ -6,13 +6,15 @@ from collections.abc import Callable
 
 import torch
 
+from ..device import rand
 from . import backend
 
 DensityFn = Callable[[torch.Tensor, int], torch.Tensor]  # (points [N, 3], scene) → sigma [N]
 
 
 class OccupancyGrid:
-    """Per-scene grids over one box. ema: [S, G, G, G] float; occupied: [S, G, G, G] bool.
+    """Per-scene grids over one box. ema: [S, G, G, G] float; occupied: [S, G, G, G] bool; both
+    on the device of `aabb`.
 
     A cell is occupied while its EMA density exceeds `threshold`, chosen so that one render
     step through the cell would be at least 1% opaque.
@@ -24,13 +26,13 @@ class OccupancyGrid:
         self.decay = decay
         self.threshold = 0.01 / render_step
         # Fully occupied until the first update has seen densities.
-        self.ema = torch.zeros((n_scenes,) + (resolution,) * 3)
+        self.ema = torch.zeros((n_scenes,) + (resolution,) * 3, device=aabb.device)
         self.occupied = torch.ones_like(self.ema, dtype=torch.bool)
 
     def cell_centers(self) -> torch.Tensor:
         """[G³, 3] world positions of cell centres in (x, y, z) C order."""
         g = self.resolution
-        idx = (torch.arange(g, dtype=torch.float32) + 0.5) / g
+        idx = (torch.arange(g, dtype=torch.float32, device=self.aabb.device) + 0.5) / g
         grid = torch.stack(torch.meshgrid(idx, idx, idx, indexing="ij"), dim=-1).reshape(-1, 3)
         return self.aabb[:3] + grid * (self.aabb[3:] - self.aabb[:3])
 
@@ -48,7 +50,7 @@ class OccupancyGrid:
         cell = (self.aabb[3:] - self.aabb[:3]) / g
         ops = backend.ops_for(self.ema.device)
         for s in range(self.ema.shape[0]) if scenes is None else scenes:
-            pts = self.cell_centers() + (torch.rand(g**3, 3, generator=generator) - 0.5) * cell
+            pts = self.cell_centers() + (rand((g**3, 3), generator, self.ema.device) - 0.5) * cell
             sigma = torch.cat([density_fn(pts[i : i + chunk], s) for i in range(0, len(pts), chunk)])
             sigma = sigma.reshape(g, g, g).float()
             if ops is not None:
@@ -77,7 +79,7 @@ class OccupancyGrid:
         return {"grid.ema": self.ema.clone()}
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.ema = tensors["grid.ema"].clone().float()
+        self.ema = tensors["grid.ema"].to(self.ema.device).clone().float()  # a checkpoint's: on the CPU
         self.rethreshold()
 
     def rethreshold(self) -> None:

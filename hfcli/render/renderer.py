@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..device import rand
 from ..scene import RENDER_STEP, box_tensor
 from . import backend
 from . import raymarch_ext as rx
@@ -54,7 +55,8 @@ def render_rays(
     step: float = RENDER_STEP,
     generator: torch.Generator | None = None,
 ) -> RenderOutput:
-    """rays_o, rays_d: [R, 3]; scene_ids: [R] long, sorted; background: [3] or [R, 3].
+    """rays_o, rays_d: [R, 3]; scene_ids: [R] long, sorted; background: [3] or [R, 3]. All on
+    the device of the field's weights and the grid, but `background` (moved here, it is small).
 
     With a generator, steps are jittered per ray (training). The compiled backends query every
     marched sample once; the PyTorch reference, under autograd, first computes densities
@@ -63,14 +65,14 @@ def render_rays(
     """
     if scene_ids.numel() > 1 and bool((scene_ids[1:] < scene_ids[:-1]).any()):
         raise ValueError("render_rays needs rays grouped by scene (sorted scene_ids)")
-    jitter = None if generator is None else torch.rand(rays_o.shape[0], generator=generator)
-    aabb = box_tensor().to(rays_o.device) if grid is None else grid.aabb
+    jitter = None if generator is None else rand((rays_o.shape[0],), generator, rays_o.device)
+    aabb = box_tensor(rays_o.device) if grid is None else grid.aabb
     ops = backend.ops_for(rays_o.device)
     if ops is not None:
         color, opacity, depth, n = _render_compiled(ops, query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter)
     else:
         color, opacity, depth, n = _render_reference(query, rays_o, rays_d, scene_ids, grid, aabb, step, jitter)
-    color = color + (1.0 - opacity)[:, None] * background
+    color = color + (1.0 - opacity)[:, None] * background.to(color.device)
     return RenderOutput(color, opacity, depth, n)
 
 

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from .. import checkpoint as ckpt_io
 from ..config import MeshConfig
 from ..errors import HfcliError
@@ -33,10 +35,11 @@ class MeshResult:
 class Engine:
     """A student or teacher with its text encoder, ready to mesh prompts and morphs."""
 
-    def __init__(self, model_path: Path | str):
+    def __init__(self, model_path: Path | str, device: str | torch.device = "cpu"):
         start = time.perf_counter()
         self.model_path = str(model_path)
-        self.model = PromptModel.from_checkpoint(ckpt_io.load(model_path, kinds=("teacher", "student")))
+        ck = ckpt_io.load(model_path, kinds=("teacher", "student"))
+        self.model = PromptModel.from_checkpoint(ck, device=device)
         _ = self.model.encoder  # load now: the first request should cost what every other does
         self.learned = learned_shapes(self.model.prompts)
         # One throw-away pass, so lazy torch and kernel set-up is not billed to the first user.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from .. import checkpoint as ckpt_io
 from ..config import DistillConfig, validate
 from ..errors import HfcliError
@@ -15,8 +17,8 @@ from ..text import TextEncoder
 from .fit import fit
 
 
-def load_teachers(paths: list[Path]) -> list[PromptModel]:
-    """Teachers that share one text encoder (a student reads prompts with exactly one)."""
+def load_teachers(paths: list[Path], device: torch.device | str = "cpu") -> list[PromptModel]:
+    """Teachers on `device` that share one text encoder (a student reads prompts with exactly one)."""
     if not paths:
         raise HfcliError("no teachers given: pass one or more teacher .safetensors files")
     checkpoints = [ckpt_io.load(p, kinds=("teacher",)) for p in paths]
@@ -25,8 +27,8 @@ def load_teachers(paths: list[Path]) -> list[PromptModel]:
         raise HfcliError(
             f"teachers use different text encoders ({', '.join(sorted(encoders))}); distil each group apart"
         )
-    shared = TextEncoder(checkpoints[0].text_encoder)
-    return [PromptModel.from_checkpoint(c, shared) for c in checkpoints]
+    shared = TextEncoder(checkpoints[0].text_encoder, device)
+    return [PromptModel.from_checkpoint(c, shared, device) for c in checkpoints]
 
 
 def assign_prompts(prompts: list[str], teachers: list[PromptModel], paths: list[Path]) -> dict[str, int]:
@@ -49,10 +51,12 @@ def distill(
     cfg: DistillConfig,
     resume: bool = False,
     report: Report = no_report,
+    device: torch.device | str = "cpu",
 ) -> dict:
-    """Train (or resume) a student on `prompts` (default: every teacher prompt)."""
+    """Train (or resume) a student on `prompts` (default: every teacher prompt) on `device`,
+    where its teachers render too."""
     validate(cfg)
-    teachers = load_teachers(teacher_paths)
+    teachers = load_teachers(teacher_paths, device)
     if prompts is None:
         prompts = list(dict.fromkeys(p for t in teachers for p in t.prompts))
     owner = assign_prompts(prompts, teachers, teacher_paths)
@@ -77,4 +81,5 @@ def distill(
         report,
         extra,
         encoder=teachers[0].encoder,
+        device=device,
     )

@@ -16,6 +16,7 @@ import torch
 
 from .. import checkpoint as ckpt_io
 from ..config import FinetuneConfig, validate
+from ..device import resolve
 from ..errors import HfcliError
 from ..evaluate import evaluate_scenes
 from ..guidance import factory
@@ -30,20 +31,20 @@ from .objectives import NerfObjective
 # ----------------------------------------------------------------------------- start points
 
 
-def predicted_scene(model_path, prompt: str) -> tuple[NerfScene, dict, str]:
-    """The model's baked NeRF for `prompt` → (scene, model config, text encoder id)."""
+def predicted_scene(model_path, prompt: str, device: torch.device | str = "cpu") -> tuple[NerfScene, dict, str]:
+    """The model's baked NeRF for `prompt` on `device` → (scene, model config, text encoder id)."""
     ck = ckpt_io.load(model_path, kinds=("teacher", "student"))
-    model = PromptModel.from_checkpoint(ck)
+    model = PromptModel.from_checkpoint(ck, device=device)
     return model.bake([prompt])[0], ck.config, ck.text_encoder
 
 
-def scratch_scene(config: dict, prompt: str, seed: int) -> NerfScene:
-    """A fresh NeRF of the model's architecture: random encoding, the MLP a fresh HyperNet would
-    bake for any prompt (its heads start at zero offset), an all-occupied grid."""
+def scratch_scene(config: dict, prompt: str, seed: int, device: torch.device | str = "cpu") -> NerfScene:
+    """A fresh NeRF of the model's architecture on `device`: random encoding, the MLP a fresh
+    HyperNet would bake for any prompt (its heads start at zero offset), an all-occupied grid."""
     torch.manual_seed(seed)
-    hyper = hyper_from_config(config)
+    hyper = hyper_from_config(config).to(device)  # initialised on the CPU: the same on every device
     weights = [(h.base_w.detach().clone(), h.base_b.detach().clone()) for h in hyper.heads]
-    return NerfScene(hyper.field, weights, new_grid(), prompt)
+    return NerfScene(hyper.field, weights, new_grid(device=device), prompt)
 
 
 def margin_grid(grid: OccupancyGrid, cells: int) -> OccupancyGrid:
@@ -125,23 +126,24 @@ def finetune(
     chosen = guidance.name if guidance is not None else factory.resolve_guidance(cfg.guidance, [prompt], cfg.sd)
     if cfg.target_psnr is not None and chosen != "studio":
         raise HfcliError("--target-psnr needs studio guidance: only the studio has ground truth to measure against")
-    predicted, config, encoder_id = predicted_scene(model_path, prompt)
+    device = resolve(cfg.sd.device)  # finetune takes --device from its SD section, as teach does
+    predicted, config, encoder_id = predicted_scene(model_path, prompt, device)
     if guidance is None:
         guidance = factory.build_guidance(
             chosen, [prompt], cfg.rays_per_step, cfg.pool_rays, cfg.loop.seed, cfg.sd, report, cfg.depth_weight
         )
     truth = guidance.truth if chosen == "studio" else None
     if from_scratch:
-        start = scratch_scene(config, prompt, cfg.loop.seed)
+        start = scratch_scene(config, prompt, cfg.loop.seed, device)
         grid = start.grid
     else:
         start = predicted
-        grid = margin_grid(predicted.grid, cfg.grid_margin) if cfg.grid_margin >= 0 else new_grid()
+        grid = margin_grid(predicted.grid, cfg.grid_margin) if cfg.grid_margin >= 0 else new_grid(device=device)
     setup_seconds = time.perf_counter() - start_time
     scene, figures = finetune_scene(start, guidance, cfg, grid, truth, report)
     # Saved with a grid built the way every baked NeRF's is, so export sees the usual field.
     with torch.no_grad():
-        scene.grid = fresh_grid(lambda pts, _s: scene.density(pts))
+        scene.grid = fresh_grid(lambda pts, _s: scene.density(pts), device=scene.device)
     group = distributed.group()
     if out is not None and (group is None or group.lead):  # rank 0 alone writes
         extra = {

@@ -38,10 +38,11 @@ def fit(
     report: Report = no_report,
     extra: dict | None = None,
     encoder: TextEncoder | None = None,
+    device: torch.device | str = "cpu",
 ) -> dict:
-    """Train (or resume) a `kind` HyperNet on `prompts`, save it to `out`, evaluate it against
-    what `evaluator(training guidance)` returns (a GroundTruth, or None to skip). `encoder` is an
-    already loaded text encoder to reuse. Returns the report."""
+    """Train (or resume) a `kind` HyperNet on `prompts` on `device`, save it to `out`, evaluate it
+    against what `evaluator(training guidance)` returns (a GroundTruth, or None to skip).
+    `encoder` is an already loaded text encoder (on `device`) to reuse. Returns the report."""
     start = time.perf_counter()
     resumed = None
     if resume:
@@ -53,14 +54,14 @@ def fit(
         cfg.text_encoder = resumed.text_encoder
     check_free_space(out, cfg, len(prompts))  # before the slow set-up and training, not at the first save
     guidance = make_guidance(cfg)
-    group = distributed.group()  # None in one process; under torchrun, rank 0 alone saves and evaluates
+    group = distributed.group(device)  # None in one process; under torchrun, rank 0 alone saves and evaluates
     if group is not None:
         guidance = group.wrap(guidance)
     if encoder is None or encoder.encoder_id != cfg.text_encoder:  # a resumed run keeps its own
-        encoder = TextEncoder(cfg.text_encoder)
+        encoder = TextEncoder(cfg.text_encoder, device)
     tokens, reworded = _encode(encoder, prompts, cfg.reword)
     torch.manual_seed(cfg.loop.seed)
-    hyper = HyperNet(cfg.field, cfg.hyper)
+    hyper = HyperNet(cfg.field, cfg.hyper).to(device)  # initialised on the CPU: the same on every device
     objective = HyperObjective(hyper, tokens, guidance, cfg.prompts_per_step, reworded=reworded, reword=cfg.reword)
     trainer = Trainer(objective, cfg.loop, group)
     if resumed is not None:

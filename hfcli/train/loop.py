@@ -63,7 +63,7 @@ class Trainer:
         groups = objective.param_groups(cfg)
         self.opt = torch.optim.Adam(groups)
         self.base_lrs = [g["lr"] for g in groups]
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU whatever the device (hfcli/device.py)
         self.step = 0
         self.rollbacks = 0
         self.recent_losses: list[float] = []
@@ -102,8 +102,8 @@ class Trainer:
                     raise CheckpointError(f"optimiser state {i} in the checkpoint does not match parameter {i}")
                 self.opt.state[p] = {
                     "step": torch.tensor(float(adam_step)),
-                    "exp_avg": ck.tensors[f"optim.{i}.exp_avg"].clone(),
-                    "exp_avg_sq": ck.tensors[f"optim.{i}.exp_avg_sq"].clone(),
+                    "exp_avg": ck.tensors[f"optim.{i}.exp_avg"].to(p.device).clone(),
+                    "exp_avg_sq": ck.tensors[f"optim.{i}.exp_avg_sq"].to(p.device).clone(),
                 }
         self.step = ck.step
         self.rollbacks = int(ck.extra.get("rollbacks", 0))

@@ -9,6 +9,7 @@ import copy
 import torch
 
 from ..config import LoopConfig
+from ..device import rand
 from ..field import Field, MLPWeights
 from ..guidance.base import Guidance
 from ..hyper import HyperNet, select_prompt
@@ -16,7 +17,7 @@ from ..metrics import TETRA, tetra_probes
 from ..model import NerfScene, load_model_state, model_state
 from ..render.occupancy import OccupancyGrid
 from ..render.renderer import render_rays
-from ..scene import BOX, new_grid
+from ..scene import box_tensor, new_grid
 from ..text import TokenStates
 
 # The surface terms' finite-difference step: about a tri-plane texel, so the gradient is the
@@ -29,7 +30,7 @@ def _gradients(field: Field, weights: MLPWeights, points: torch.Tensor) -> tuple
     """(sdf [N], its gradient [N, 3]) by finite differences: four queries a point and no second
     derivative of the encoding (Neuralangelo's numerical gradient)."""
     sdf = field.signed_distance(tetra_probes(points, EIKONAL_STEP).reshape(-1, 3), weights).reshape(-1, 4)
-    return sdf.mean(dim=1), sdf @ TETRA / (4 * EIKONAL_STEP)
+    return sdf.mean(dim=1), sdf @ TETRA.to(sdf.device) / (4 * EIKONAL_STEP)
 
 
 def surface_terms(field: Field, weights: MLPWeights, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,9 +40,10 @@ def surface_terms(field: Field, weights: MLPWeights, generator: torch.Generator)
     points, not points about the rendered surface: those cost a bowl teacher 4.5 dB (likely as the eikonal
     term there flattens the steep gradient that sharpens its boundary; BENCHMARKS.md)."""
     n = field.cfg.eikonal_points
-    lo, hi = torch.tensor(BOX[:3]) + 2 * EIKONAL_STEP, torch.tensor(BOX[3:]) - 2 * EIKONAL_STEP
-    points = lo + (hi - lo) * torch.rand(n, 3, generator=generator)
-    step = EIKONAL_STEP * torch.nn.functional.normalize(torch.randn(n, 3, generator=generator), dim=-1)
+    device = field.encoding.planes.device
+    lo, hi = box_tensor(device)[:3] + 2 * EIKONAL_STEP, box_tensor(device)[3:] - 2 * EIKONAL_STEP
+    points = lo + (hi - lo) * rand((n, 3), generator, device)
+    step = EIKONAL_STEP * torch.nn.functional.normalize(torch.randn(n, 3, generator=generator).to(device), dim=-1)
     sdf, gradient = _gradients(field, weights, torch.cat([points, points + step]))
     eikonal = ((gradient.norm(dim=-1) - 1.0) ** 2).mean()
     normals = torch.nn.functional.normalize(gradient, dim=-1)
@@ -81,7 +83,7 @@ class HyperObjective:
         self.hyper, self.tokens, self.guidance = hyper, tokens, guidance
         self.prompts_per_step = prompts_per_step
         self.reworded, self.reword = reworded, reword if reworded is not None else 0.0
-        self.grid = new_grid(tokens.states.shape[0])
+        self.grid = new_grid(tokens.states.shape[0], device=hyper.probe.device)
         self.loss_tracks_quality = getattr(guidance, "loss_tracks_quality", True)
 
     @property
@@ -141,7 +143,7 @@ class HyperObjective:
         which = torch.randint(k, (len(scenes),), generator=generator).tolist()
         plain = self.tokens.select(scenes)
         other = self.reworded.select([w * n + s for s, w in zip(scenes, which)])
-        pick = torch.tensor(use)
+        pick = torch.tensor(use, device=plain.states.device)
         return TokenStates(
             torch.where(pick[:, None, None], other.states, plain.states),
             torch.where(pick[:, None], other.mask, plain.mask),
@@ -149,7 +151,7 @@ class HyperObjective:
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         scenes = self._scenes_this_step(generator)
-        batch = self.guidance.sample(generator, scenes)
+        batch = self.guidance.sample(generator, scenes).to(self.grid.ema.device)
         weights = self.hyper(self._wordings(scenes, generator))
         out = render_rays(
             self._scene_query(scenes, weights),
@@ -210,7 +212,7 @@ class NerfObjective:
         self.grid.update(lambda pts, _s: self.query(pts)[0], generator)
 
     def loss(self, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-        batch = self.guidance.sample(generator, [0])
+        batch = self.guidance.sample(generator, [0]).to(self.grid.ema.device)
         out = render_rays(
             self.query, batch.rays_o, batch.rays_d, batch.scene_ids, self.grid, batch.background, generator=generator
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import TeachConfig, validate
+from ..device import resolve
 from ..errors import HfcliError
 from ..guidance import factory
 from ..progress import Report, no_report
@@ -31,4 +32,4 @@ def teach(prompts: list[str], out: Path, cfg: TeachConfig, resume: bool = False,
     def evaluator(guidance):
         return guidance.truth if guidance.name == "studio" else studio_truth(prompts)
 
-    return fit("teacher", prompts, out, cfg, make, evaluator, resume, report)
+    return fit("teacher", prompts, out, cfg, make, evaluator, resume, report, device=resolve(cfg.sd.device))
