@@ -73,8 +73,8 @@ def _close(a: dict, b: dict, atol: float = 1e-3) -> bool:
 
 
 def _image(path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     return np.asarray(Image.open(path), dtype=float) / 255
 
