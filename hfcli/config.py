@@ -219,7 +219,7 @@ class SDConfig(Config):
     device: str = option(
         "auto",
         "auto | cpu | cuda: where the command computes; auto is CUDA when torch sees a GPU, and cuda without one is "
-        "an error. This release moves only the diffusion model to the GPU: the NeRF trains on the CPU (README).",
+        "an error. The CUDA path has not been run on a GPU yet (README).",
         choices=DEVICES,
     )
     t_range: tuple[float, float] = (0.02, 0.98)

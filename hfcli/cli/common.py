@@ -69,7 +69,7 @@ DeviceOpt = typer.Option(
     "--device",
     callback=use_device,
     help="auto | cpu | cuda: where the command computes; auto is CUDA when torch sees a GPU, and cuda without "
-    "one is an error. This release computes the NeRF, renders and meshes on the CPU either way (README).",
+    "one is an error. The CUDA path has not been run on a GPU yet (README).",
 )
 
 
