@@ -8,6 +8,13 @@ within the cap is counted at the cap and marked capped. One JSON object per run 
 the summary; `--out` also writes everything to a file.
 
     python benchmarks/finetune_speedup.py --prompts prompts/ood.txt --seeds 0 1 --target 25 --cap 120
+
+The target may instead be set per prompt from a pilot of the scratch arm (another seed, no
+target, N steps): `--targets-from pilot.json --target-drop 1` asks each prompt for its pilot's
+PSNR at the end minus 1 dB, a target a fresh NeRF needs most of the pilot's steps to reach.
+
+    python benchmarks/finetune_speedup.py --prompts P --seeds 7 --arms scratch --target 99 --cap 600 --out pilot.json
+    python benchmarks/finetune_speedup.py --prompts P --seeds 0 1 --targets-from pilot.json --target-drop 1 --cap 900
 """
 
 from __future__ import annotations
@@ -31,10 +38,20 @@ def read_prompts(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def pilot_targets(paths: list[Path], drop: float) -> dict[str, float]:
+    """Per prompt: the mean over a pilot's scratch runs of the PSNR they ended at, minus `drop`."""
+    ends: dict[str, list[float]] = {}
+    for path in paths:
+        for run in json.loads(path.read_text())["runs"]:
+            if run["start"] == "scratch":
+                ends.setdefault(run["prompt"], []).append(run["psnr_end"])
+    return {p: round(statistics.mean(v) - drop, 2) for p, v in ends.items()}
+
+
 def run_arm(prompt: str, seed: int, scratch: bool, guidance, args) -> dict:
     cfg = FinetuneConfig(
         guidance="studio",
-        target_psnr=args.target,
+        target_psnr=args.targets.get(prompt, args.target),
         rays_per_step=args.rays_per_step,
         check_every=args.check_every,
         check_resolution=args.check_resolution,
@@ -48,6 +65,7 @@ def run_arm(prompt: str, seed: int, scratch: bool, guidance, args) -> dict:
     return {
         "prompt": prompt,
         "seed": seed,
+        "target": cfg.target_psnr,
         "start": res["start"],
         "reached": res["reached"],
         "steps": steps,
@@ -64,6 +82,7 @@ def summarise(runs: list[dict], args) -> dict:
         arms = {s: [r for r in runs if r["prompt"] == prompt and r["start"] == s] for s in ("model", "scratch")}
         model_steps, scratch_steps = (sum(r["steps"] for r in arms[s]) for s in ("model", "scratch"))
         per_prompt[prompt] = {
+            "target": args.targets.get(prompt, args.target),
             "seeds": [r["seed"] for r in arms["model"]],
             "model_steps": [r["steps"] for r in arms["model"]],
             "scratch_steps": [r["steps"] for r in arms["scratch"]],
@@ -78,7 +97,9 @@ def summarise(runs: list[dict], args) -> dict:
     total = {s: sum(r["steps"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
     seconds = {s: sum(r["seconds"] for r in runs if r["start"] == s) for s in ("model", "scratch")}
     return {
-        "target_psnr": args.target,
+        "target_psnr": args.target if not args.targets else None,
+        "targets_from": [str(p) for p in args.targets_from] if args.targets_from else None,
+        "target_drop": args.target_drop if args.targets_from else None,
         "cap": args.cap,
         "seeds": args.seeds,
         "rays_per_step": args.rays_per_step,
@@ -101,14 +122,15 @@ def summarise(runs: list[dict], args) -> dict:
 def markdown(summary: dict) -> str:
     """The per-prompt table of BENCHMARKS.md from a summary."""
     rows = [
-        "| prompt | student's PSNR at step 0 | steps from the student | steps from scratch | "
+        "| prompt | target | student's PSNR at step 0 | steps from the student | steps from scratch | "
         "seconds from the student | seconds from scratch | ratio (steps) |",
-        "|---" * 7 + "|",
+        "|---" * 8 + "|",
     ]
     for prompt, p in summary["per_prompt"].items():
         cap = lambda n: f" ({n} capped)" if n else ""  # noqa: E731
         rows.append(
-            f"| {prompt} | {' / '.join(f'{v:.1f}' for v in p['model_psnr_start'])} "
+            f"| {prompt} | {p.get('target', summary.get('target_psnr'))} "
+            f"| {' / '.join(f'{v:.1f}' for v in p['model_psnr_start'])} "
             f"| {' / '.join(map(str, p['model_steps']))}{cap(p['model_capped'])} "
             f"| {' / '.join(map(str, p['scratch_steps']))}{cap(p['scratch_capped'])} "
             f"| {' / '.join(map(str, p['model_seconds']))} | {' / '.join(map(str, p['scratch_seconds']))} "
@@ -126,6 +148,8 @@ def main() -> None:
     ap.add_argument("--prompts", type=Path, default=Path("prompts/ood.txt"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--target", type=float, default=25.0, help="PSNR (dB) both arms must reach")
+    ap.add_argument("--targets-from", type=Path, nargs="+", help="pilot --out files: per-prompt targets")
+    ap.add_argument("--target-drop", type=float, default=1.0, help="dB under the pilot's final PSNR")
     ap.add_argument("--cap", type=int, default=120, help="steps after which an arm counts as capped")
     ap.add_argument("--rays-per-step", type=int, default=4096)
     ap.add_argument("--pool-rays", type=int, default=1 << 15, help="studio ground-truth rays per shape")
@@ -136,6 +160,10 @@ def main() -> None:
     ap.add_argument("--reuse", type=Path, help="take the other arm's runs from this earlier --out file")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    args.targets = pilot_targets(args.targets_from, args.target_drop) if args.targets_from else {}
+    missing = [p for p in read_prompts(args.prompts) if args.targets_from and p not in args.targets]
+    if missing:
+        ap.error(f"no pilot run for {missing}")
     runs, start = [], time.perf_counter()
     arms = {"both": (False, True), "model": (False,), "scratch": (True,)}[args.arms]
     earlier = json.loads(args.reuse.read_text())["runs"] if args.reuse else []

@@ -7,6 +7,7 @@
 # --resume from its last save. One thing at a time on a 2-core machine.
 #
 #   bash benchmarks/world_run.sh
+#   STATIC=1 STUDENT_STEPS=4000 SPLITS=zeroshot MESH=0 bash benchmarks/world_run.sh   # the ablation
 #   TEACH_STEPS=20 STUDENT_STEPS="10 20" SHAPES="bowl plate" OUT=runs/world_smoke bash benchmarks/world_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ TEACH_STEPS=${TEACH_STEPS:-1600}
 # 0.16 s a step on this machine (2 threads): 4000 steps left the student 8 dB under its
 # teachers on the training prompts, so the milestones go on.
 STUDENT_STEPS=${STUDENT_STEPS:-"4000 8000 16000"}
+# The static ablation needs only the zero-shot images: STATIC=1 STUDENT_STEPS=4000 SPLITS=zeroshot MESH=0
+SPLITS=${SPLITS:-"zeroshot colours_heldout train"}
+MESH=${MESH:-1}
 mkdir -p "$OUT/teachers"
 
 resume_flag() { [ -f "$1" ] && echo --resume || true; }
@@ -49,10 +53,10 @@ student() {  # variant
       mv "$OUT/s$n/distill_$variant.json.part" "$OUT/s$n/distill_$variant.json"
       cp "$model" "$OUT/s$n/"
     fi
-    for split in zeroshot colours_heldout train; do
+    for split in $SPLITS; do
       [ -s "$OUT/s$n/eval_${split}_$variant.json" ] && continue
       # 330 training prompts with meshes take half an hour: images only for them.
-      mesh=--mesh; [ "$split" = train ] && mesh=--no-mesh
+      mesh=--mesh; { [ "$split" = train ] || [ "$MESH" = 0 ]; } && mesh=--no-mesh
       $HF eval "$OUT/s$n/student_$variant.safetensors" --prompts "$OUT/$split.txt" $mesh --json \
         | tail -n 1 > "$OUT/s$n/eval_${split}_$variant.json.part"
       mv "$OUT/s$n/eval_${split}_$variant.json.part" "$OUT/s$n/eval_${split}_$variant.json"
