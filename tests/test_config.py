@@ -52,8 +52,8 @@ def test_what_a_user_types_reaches_the_config(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_distill(teachers, prompts, out, cfg, resume=False, report=None):
-        seen["cfg"] = cfg
+    def fake_distill(teachers, prompts, out, cfg, resume=False, report=None, device="cpu"):
+        seen["cfg"], seen["device"] = cfg, device
         return {"out": str(out), "prompts": [], "steps": 0, "psnr": None}
 
     monkeypatch.setattr(distill_mod, "distill", fake_distill)
@@ -61,6 +61,7 @@ def test_what_a_user_types_reaches_the_config(monkeypatch, tmp_path):
             "--plane-features", "4", "--steps", "7", "--seed", "3"]  # fmt: skip
     assert run(argv) == 0
     cfg = seen["cfg"]
+    assert seen["device"] == "cpu"  # --device auto on a machine without a GPU
     assert (cfg.loop.lr, cfg.loop.steps, cfg.loop.seed) == (0.01, 7, 3)
     assert cfg.hyper.dynamic is False and cfg.field.plane_features == 4
     untouched = C.DistillConfig()
