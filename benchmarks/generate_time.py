@@ -1,7 +1,7 @@
 """Time `hf generate` for one prompt.
 
     python benchmarks/generate_time.py MODEL [--prompt "a pink chair"] [--runs 5] [--resolution 128]
-    python benchmarks/generate_time.py default --fresh [--runs 5]
+    python benchmarks/generate_time.py default --fresh [--runs 5] [--vertex-colors]
 
 Loaded (the default): the model loads once, then N timed runs (after one warm-up) report the
 median and the split between text encoding, hypernetwork (+ occupancy grid), meshing and
@@ -39,6 +39,8 @@ def fresh(args) -> None:
             cmd = [str(hf), "generate", args.prompt, "--out", str(out), "--json"]
             if args.model != "default":
                 cmd += ["--model", args.model]
+            if args.vertex_colors:
+                cmd.append("--vertex-colors")
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
             walls.append(time.perf_counter() - start)
@@ -50,6 +52,7 @@ def fresh(args) -> None:
                 "command": " ".join(
                     ["hf", "generate", repr(args.prompt), "--out", "X.glb"]
                     + ([] if args.model == "default" else ["--model", args.model])
+                    + (["--vertex-colors"] if args.vertex_colors else [])
                 ),
                 "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
                 "wall_s": [round(w, 3) for w in walls],
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--resolution", type=int, default=MeshConfig.resolution)
     parser.add_argument("--fresh", action="store_true", help="time whole `hf generate` processes")
+    parser.add_argument("--vertex-colors", action="store_true", help="with --fresh: the untextured glb")
     args = parser.parse_args()
     if args.fresh:
         return fresh(args)

@@ -60,7 +60,7 @@ def students(run: Path, teacher_mean: float, variant: str) -> list[str]:
             z = zero["mean"]
             cells += [
                 _f(z.get("normal_consistency"), 3),
-                _f(100 * z["faces_off_30"], 1) + "%",
+                "-" if z["faces_off_30"] is None else _f(100 * z["faces_off_30"], 1) + "%",
                 _f(z["surface_distance"], 4),
             ]
         rows.append("| " + " | ".join(cells) + " |")
