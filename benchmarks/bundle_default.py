@@ -1,8 +1,9 @@
-"""Pack the full run's dynamic student into hfcli/weights/default.safetensors, the model that
-`hf generate` uses when no --model is given. Its header records how it was made: the commands,
-the data split and the figures of the run (benchmarks/full_run.sh writes them).
+"""Pack a milestone of the world run's dynamic student into hfcli/weights/default.safetensors,
+the model `hf generate` uses when no --model is given. Its header records how it was made: the
+commands, the data split and the figures the run measured (benchmarks/world_run.sh writes
+them), per prompt, so tests/test_default_model.py can re-measure the file against its record.
 
-Usage: python benchmarks/bundle_default.py [RUN_DIR (runs/full)] [--variant dynamic]
+Usage: python benchmarks/bundle_default.py [RUN_DIR (runs/wfull)] [--steps 16000] [--variant dynamic]
 """
 
 from __future__ import annotations
@@ -16,15 +17,22 @@ from pathlib import Path
 
 from hfcli import checkpoint as ckpt_io
 from hfcli.bundled import default_model_path
+from hfcli.cli.common import read_prompt_file
 
-SPLIT_RULE = "shape i trains colours (i + k) mod 8, k < 5 (docs/ARCHITECTURE.md, 'The studio vocabulary and the zero-shot split')"
-COMMANDS = [
-    "hf teach prompts/<shape>.txt --out <run>/teachers/<shape>.safetensors   # for each of the 10 shapes",
-    "hf distill <run>/teachers/*.safetensors --prompts <run>/train.txt --out <run>/student_dynamic.safetensors",
-    "hf eval <run>/student_dynamic.safetensors --prompts <run>/train.txt",
-    "hf eval <run>/student_dynamic.safetensors --prompts <run>/heldout.txt",
-    "python benchmarks/bundle_default.py <run>",
-]
+SPLIT_RULE = (
+    "the world's split: each shape holds out one whole pattern, zero-shot prompts combine trained "
+    "words untrained together (hfcli/studio/split.py; docs/ARCHITECTURE.md)"
+)
+
+
+def _commands(steps: int) -> list[str]:
+    return [
+        "bash benchmarks/world_run.sh   # OUT=<run>: ten teachers, prompts/world/<shape>.txt, 1600 steps each",
+        f"hf distill <run>/teachers/*.safetensors --prompts <run>/train.txt --out <run>/student_dynamic.safetensors --steps {steps}",
+        f"hf eval <run>/s{steps}/student_dynamic.safetensors --prompts <run>/zeroshot.txt --mesh",
+        f"hf eval <run>/s{steps}/student_dynamic.safetensors --prompts <run>/train.txt --no-mesh",
+        f"python benchmarks/bundle_default.py <run> --steps {steps}",
+    ]
 
 
 def _figures(eval_path: Path) -> dict:
@@ -40,22 +48,24 @@ def _figures(eval_path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", nargs="?", default="runs/full")
+    parser.add_argument("run", nargs="?", default="runs/wfull", type=Path)
+    parser.add_argument("--steps", type=int, default=16000, help="the milestone to bundle (its s<steps>/ folder)")
     parser.add_argument("--variant", default="dynamic")
     args = parser.parse_args()
-    run = Path(args.run)
-    ck = ckpt_io.load(run / f"student_{args.variant}.safetensors", kinds=("student",))
+    milestone = args.run / f"s{args.steps}"
+    ck = ckpt_io.load(milestone / f"student_{args.variant}.safetensors", kinds=("student",))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    heldout = [p for p in (run / "heldout.txt").read_text().splitlines() if p.strip()]
+    heldout = read_prompt_file(args.run / "zeroshot.txt")
     extra = {
         "made": datetime.date.today().isoformat(),
         "commit": commit,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, no GPU",
-        "commands": COMMANDS,
+        "commands": _commands(args.steps),
         "split": {"train": ck.prompts, "heldout": heldout, "rule": SPLIT_RULE},
         "figures": {
-            "train": _figures(run / f"eval_train_{args.variant}.json"),
-            "heldout": _figures(run / f"eval_heldout_{args.variant}.json"),
+            "train": _figures(milestone / f"eval_train_{args.variant}.json"),
+            "heldout": _figures(milestone / f"eval_zeroshot_{args.variant}.json"),
+            "colours_heldout": _figures(milestone / f"eval_colours_heldout_{args.variant}.json"),
         },
     }
     out = default_model_path()
