@@ -8,9 +8,9 @@ DEMO := runs/demo
 .PHONY: demo test install tools clean
 
 demo: install
-	$(HF) generate "a pink chair" --out $(DEMO)/pink_chair.glb --preview $(DEMO)/pink_chair.png
-	$(HF) render default --prompt "a pink chair" --views 24 --out $(DEMO)/pink_chair.gif
-	@echo "mesh: $(DEMO)/pink_chair.glb  preview: $(DEMO)/pink_chair.png  turntable: $(DEMO)/pink_chair.gif"
+	$(HF) generate "a yarn bowl" --out $(DEMO)/yarn_bowl.glb --preview $(DEMO)/yarn_bowl.png
+	$(HF) render default --prompt "a yarn bowl" --views 24 --out $(DEMO)/yarn_bowl.gif
+	@echo "mesh: $(DEMO)/yarn_bowl.glb  preview: $(DEMO)/yarn_bowl.png  turntable: $(DEMO)/yarn_bowl.gif"
 
 # Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 test: install tools
