@@ -30,18 +30,18 @@ THRESHOLD_PROBE_RESOLUTION = 24
 @torch.no_grad()
 def render_views(scene: NerfScene, cameras: cams.Cameras, resolution: int, background=WHITE):
     """Images [B, H, W, 3] and opacities [B, H, W] of a scene, on the scene's device."""
-    o, d = scene_rays(scene, cameras, resolution)
-    ids = torch.zeros(len(o), dtype=torch.long, device=scene.device)
-    out = render_image_batches(scene.query, o, d, ids, scene.grid, background)
+    out, _, _ = render_pixels(scene, cameras, resolution, background)
     shape = (len(cameras), resolution, resolution)
     return out.rgb.reshape(*shape, 3), out.opacity.reshape(shape)
 
 
-def scene_rays(scene: NerfScene, cameras: cams.Cameras, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The cameras' pixel rays [B·H·W, 3], made on the CPU (cheap, and the same on every
-    device) and moved to the scene's device."""
+def render_pixels(scene: NerfScene, cameras: cams.Cameras, resolution: int, background=WHITE):
+    """The render of every pixel ray, flat, with the rays (origins, directions [B·H·W, 3]). The
+    rays are made on the CPU (cheap, and the same on every device) and moved to the scene's."""
     o, d = cams.image_rays(cameras, resolution)
-    return o.reshape(-1, 3).to(scene.device), d.reshape(-1, 3).to(scene.device)
+    o, d = o.reshape(-1, 3).to(scene.device), d.reshape(-1, 3).to(scene.device)
+    ids = torch.zeros(len(o), dtype=torch.long, device=scene.device)
+    return render_image_batches(scene.query, o, d, ids, scene.grid, background), o, d
 
 
 def turntable(scene: NerfScene, n_views: int, resolution: int) -> list[torch.Tensor]:
@@ -57,9 +57,7 @@ def surface_threshold(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLU
     with whatever density the training made convenient, so no fixed level fits every model;
     the expected depth lies inside the boundary, and at the median itself thin parts (a chair's
     seat) mesh with holes, while half of it closes them."""
-    o, d = scene_rays(scene, cams.eval_cameras(), resolution)
-    ids = torch.zeros(len(o), dtype=torch.long, device=scene.device)
-    out = render_image_batches(scene.query, o, d, ids, scene.grid, WHITE)
+    out, o, d = render_pixels(scene, cams.eval_cameras(), resolution)
     opaque = out.opacity > 0.9
     if int(opaque.sum()) < 16:
         return MESH_DENSITY_THRESHOLD

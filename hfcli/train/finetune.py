@@ -63,7 +63,7 @@ def finetune_scene(
     """Optimise `start` against `guidance`. With a `truth` (studio ground truth) the PSNR at the
     16 eval cameras is checked every cfg.check_every steps, and training stops at cfg.target_psnr.
     Returns the final scene and figures; seconds count training only, not the checks."""
-    group = distributed.group()  # under torchrun: the rays split over ranks, as in fit
+    group = distributed.group(start.device)  # under torchrun: the rays split over ranks, as in fit
     if group is not None:
         guidance = group.wrap(guidance)
     objective = NerfObjective(start, guidance, grid)
