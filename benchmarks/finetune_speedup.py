@@ -29,14 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hfcli.cli.common import read_prompt_file  # noqa: E402
 from hfcli.config import FinetuneConfig, SDConfig  # noqa: E402
 from hfcli.guidance.factory import build_guidance  # noqa: E402
 from hfcli.train.finetune import finetune  # noqa: E402
-
-
-def read_prompts(path: Path) -> list[str]:
-    lines = path.read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def pilot_targets(paths: list[Path], drop: float) -> dict[str, float]:
@@ -196,13 +192,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     args.targets = pilot_targets(args.targets_from, args.target_drop) if args.targets_from else {}
-    missing = [p for p in read_prompts(args.prompts) if args.targets_from and p not in args.targets]
+    prompts = read_prompt_file(args.prompts)
+    missing = [p for p in prompts if args.targets_from and p not in args.targets]
     if missing:
         ap.error(f"no pilot run for {missing}")
     runs, start = [], time.perf_counter()
     arms = {"both": (False, True), "model": (False,), "scratch": (True,)}[args.arms]
     earlier = json.loads(args.reuse.read_text())["runs"] if args.reuse else []
-    for prompt in read_prompts(args.prompts):
+    for prompt in prompts:
         for seed in args.seeds:
             # One ground-truth pool per (prompt, seed), shared by both arms.
             guidance = build_guidance("studio", [prompt], args.rays_per_step, args.pool_rays, seed, SDConfig())
