@@ -98,8 +98,15 @@ def test_zero_shot_beats_retrieval_by_the_margin(heldout_report):
     assert gain >= OVER_RETRIEVAL_FLOOR_DB, gain
 
 
+# "a yarn bowl" measured 26.17 dB in the record. The previous default, which had no word for
+# yarn, scored 23.42 on it, also 4.1 dB over its own retrieval: the margin alone does not tell
+# a model that composes yarn from one that does not, the floor does.
+YARN_BOWL_FLOOR_DB = 25.5
+
+
 def test_a_yarn_bowl_is_far_above_retrieval(heldout_report):
     """The README's first example: the bowl never trained with yarn, so retrieval gives a
-    trained yarn shape or a plain bowl; the student composes both."""
+    trained bowl in another finish; the student composes the two."""
     row = next(r for r in heldout_report["prompts"] if r["prompt"] == "a yarn bowl")
+    assert row["psnr"] >= YARN_BOWL_FLOOR_DB, row
     assert row["psnr"] >= row["baseline"]["psnr"] + 3.0, row
