@@ -286,6 +286,13 @@ class DistillConfig(HyperTrainConfig):
     # Users word prompts their own way: without this the bundled student lost 2.43 dB on the
     # mean of seven held-out wordings; the world student with it, 0.29 (BENCHMARKS.md, "Wording").
     reword: float = _reword_option(0.5)
+    density_weight: float = option(
+        0.0,
+        "Weight of a term matching the student's density to its teacher's at points about the teacher's "
+        "surface (squared error of log(1 + density)): the student copies the teacher's geometry, not only "
+        "its renders. 0: off.",
+        min=0,
+    )
 
 
 @dataclass

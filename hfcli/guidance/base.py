@@ -23,10 +23,26 @@ class RayBatch:
     depth: torch.Tensor | None = None
     image_hw: tuple[int, int] | None = None  # set when the rays form whole images (SDS)
     views: torch.Tensor | None = None  # [B] view index of each whole image (SDS prompt suffixes)
+    # Where the guidance knows the field itself (a teacher): points [Q, 3] about its surface, their
+    # scene [Q] (sorted, as scene_ids) and the teacher's density there [Q].
+    points: torch.Tensor | None = None
+    point_ids: torch.Tensor | None = None
+    point_density: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> RayBatch:
         """The batch on `device` (where the model renders it); on its own device, itself."""
-        moved = {k: getattr(self, k) for k in ("rays_o", "rays_d", "scene_ids", "background", "target", "depth")}
+        names = (
+            "rays_o",
+            "rays_d",
+            "scene_ids",
+            "background",
+            "target",
+            "depth",
+            "points",
+            "point_ids",
+            "point_density",
+        )
+        moved = {k: getattr(self, k) for k in names}
         if all(t is None or t.device == device for t in moved.values()):
             return self
         return dataclasses.replace(self, **{k: None if t is None else t.to(device) for k, t in moved.items()})
@@ -66,3 +82,9 @@ def photometric_loss(out: RenderOutput, batch: RayBatch, depth_weight: float):
     # 2 x Huber: the squared error itself below DEPTH_HUBER
     depth_loss = 2 * torch.nn.functional.huber_loss(out.depth, batch.depth, delta=DEPTH_HUBER)
     return mse + depth_weight * depth_loss, figures
+
+
+def density_loss(sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of log(1 + density): a teacher's surface ramp (tens to a hundred) and its empty
+    space (near 0) count alike, where a plain squared error would weigh only the interior."""
+    return torch.mean((torch.log1p(sigma.clamp_min(0)) - torch.log1p(target.clamp_min(0))) ** 2)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
 
+from ..device import rand
 from ..model import NerfScene
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput, render_image_batches
-from .base import RayBatch, photometric_loss
+from .base import RayBatch, density_loss, photometric_loss
 
 WHITE = torch.ones(3)
+# The density term's points lie within this distance of a teacher's rendered depth, along the
+# ray: the studio's surface ramp (sigmoid of sdf / 0.01) spans about ±0.03, so the band holds it
+# with empty space before it and the interior behind it.
+DENSITY_BAND = 0.06
 
 
 class TeacherGuidance:
@@ -20,9 +26,12 @@ class TeacherGuidance:
     name = "teachers"
     renders_share = True  # sample(share=...) renders only one process's share (hfcli/train/distributed.py)
 
-    def __init__(self, scenes: list[NerfScene], rays_per_step: int, depth_weight: float = 0.0):
-        """Batches come on the teachers' device (that of the first scene)."""
-        self.depth_weight = depth_weight
+    def __init__(
+        self, scenes: list[NerfScene], rays_per_step: int, depth_weight: float = 0.0, density_weight: float = 0.0
+    ):
+        """Batches come on the teachers' device (that of the first scene). density_weight > 0: each
+        batch also carries points about the teachers' surfaces with their density (point_loss)."""
+        self.depth_weight, self.density_weight = depth_weight, density_weight
         self.scenes = scenes
         self.device = scenes[0].device if scenes else torch.device("cpu")
         self.prompts = [s.prompt for s in scenes]
@@ -47,12 +56,36 @@ class TeacherGuidance:
         target, depth = torch.zeros_like(rays_o), torch.zeros(len(rays_o), device=self.device)
         ids, counts = torch.unique_consecutive(scene_ids[keep], return_counts=True)
         start = keep.start or 0
+        points: list[tuple] = []
         for s, n in zip(ids.tolist(), counts.tolist()):
             rows = slice(start, start + n)
             render = self._teacher_render(s, rays_o[rows], rays_d[rows])
             target[rows], depth[rows] = render.rgb, render.depth
+            if self.density_weight:
+                points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, generator))
             start += n
-        return RayBatch(rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth)
+        batch = RayBatch(rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth)
+        if points:
+            p, i, sigma = (torch.cat(t) for t in zip(*points))
+            batch = dataclasses.replace(batch, points=p, point_ids=i, point_density=sigma)
+        return batch
+
+    @torch.no_grad()
+    def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, generator: torch.Generator):
+        """(points, their scene, the teacher's density there): one point on each ray the teacher
+        renders mostly opaque, uniform within DENSITY_BAND of where the ray ends."""
+        hit = render.opacity > 0.5
+        t = render.depth[hit] / render.opacity[hit]
+        t = t + DENSITY_BAND * (2 * rand((len(t),), generator, t.device) - 1)
+        points = rays_o[hit] + rays_d[hit] * t[:, None]
+        ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
+        return points, ids, self.scenes[scene].density(points)
+
+    def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
+        """density_weight times the student's density error at the batch's points (sigma [Q])."""
+        if len(sigma) == 0:
+            return sigma.sum()
+        return self.density_weight * density_loss(sigma, batch.point_density)
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

@@ -67,7 +67,7 @@ def distill(
         for n, prompt in enumerate(prompts):
             scenes.append(teachers[owner[prompt]].bake([prompt])[0])
             report("baking teachers", n + 1, len(prompts), {})
-        return TeacherGuidance(scenes, c.rays_per_step, c.depth_weight)
+        return TeacherGuidance(scenes, c.rays_per_step, c.depth_weight, c.density_weight)
 
     extra = {"teachers": [str(p) for p in teacher_paths]}
     return fit(

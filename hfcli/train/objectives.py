@@ -133,6 +133,13 @@ class HyperObjective:
         field = self.hyper.field
         return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
 
+    def _point_density(self, scenes: list[int], weights: MLPWeights, batch) -> torch.Tensor:
+        """The model's density [Q] at the batch's points, each in its own scene's field."""
+        query = self._scene_query(scenes, weights)
+        ids, counts = torch.unique_consecutive(batch.point_ids, return_counts=True)
+        parts = batch.points.split(counts.tolist())
+        return torch.cat([query(p, s)[0] for p, s in zip(parts, ids.tolist())] or [batch.points.new_zeros(0)])
+
     def _wordings(self, scenes: list[int], generator: torch.Generator) -> TokenStates:
         """The token states a step reads its scenes in: each its own prompt, or with
         probability `reword` one of its other wordings (the target stays the prompt's scene)."""
@@ -164,6 +171,10 @@ class HyperObjective:
         )
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
+        if batch.points is not None:
+            point_loss = self.guidance.point_loss(self._point_density(scenes, weights, batch), batch)
+            figures["density_loss"] = float(point_loss.detach())
+            loss = loss + point_loss
         field = self.hyper.field
         terms = (
             [surface_terms(field, select_prompt(weights, i), generator) for i in range(len(scenes))]
