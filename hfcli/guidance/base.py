@@ -28,6 +28,7 @@ class RayBatch:
     points: torch.Tensor | None = None
     point_ids: torch.Tensor | None = None
     point_density: torch.Tensor | None = None
+    point_rays: int = 0  # the rays the points were drawn from (one point per opaque ray at most)
 
     def to(self, device: torch.device) -> RayBatch:
         """The batch on `device` (where the model renders it); on its own device, itself."""
@@ -84,7 +85,8 @@ def photometric_loss(out: RenderOutput, batch: RayBatch, depth_weight: float):
     return mse + depth_weight * depth_loss, figures
 
 
-def density_loss(sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def density_loss(sigma: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Squared error of log(1 + density): a teacher's surface ramp (tens to a hundred) and its empty
     space (near 0) count alike, where a plain squared error would weigh only the interior."""
-    return torch.mean((torch.log1p(sigma.clamp_min(0)) - torch.log1p(target.clamp_min(0))) ** 2)
+    err = (torch.log1p(sigma.clamp_min(0)) - torch.log1p(target.clamp_min(0))) ** 2
+    return err.sum() if reduction == "sum" else err.mean()

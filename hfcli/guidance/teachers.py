@@ -56,36 +56,38 @@ class TeacherGuidance:
         target, depth = torch.zeros_like(rays_o), torch.zeros(len(rays_o), device=self.device)
         ids, counts = torch.unique_consecutive(scene_ids[keep], return_counts=True)
         start = keep.start or 0
+        # Drawn for every ray, whichever share renders: each process draws the same numbers.
+        offsets = DENSITY_BAND * (2 * rand((len(rays_o),), generator, self.device) - 1) if self.density_weight else None
         points: list[tuple] = []
         for s, n in zip(ids.tolist(), counts.tolist()):
             rows = slice(start, start + n)
             render = self._teacher_render(s, rays_o[rows], rays_d[rows])
             target[rows], depth[rows] = render.rgb, render.depth
-            if self.density_weight:
-                points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, generator))
+            if offsets is not None:
+                points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, offsets[rows]))
             start += n
         batch = RayBatch(rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth)
         if points:
             p, i, sigma = (torch.cat(t) for t in zip(*points))
-            batch = dataclasses.replace(batch, points=p, point_ids=i, point_density=sigma)
+            rendered = int(counts.sum())
+            batch = dataclasses.replace(batch, points=p, point_ids=i, point_density=sigma, point_rays=rendered)
         return batch
 
     @torch.no_grad()
-    def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, generator: torch.Generator):
+    def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, offsets: torch.Tensor):
         """(points, their scene, the teacher's density there): one point on each ray the teacher
-        renders mostly opaque, uniform within DENSITY_BAND of where the ray ends."""
+        renders mostly opaque, `offsets` [R] (within DENSITY_BAND) from where the ray ends."""
         hit = render.opacity > 0.5
-        t = render.depth[hit] / render.opacity[hit]
-        t = t + DENSITY_BAND * (2 * rand((len(t),), generator, t.device) - 1)
+        t = render.depth[hit] / render.opacity[hit] + offsets[hit]
         points = rays_o[hit] + rays_d[hit] * t[:, None]
         ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
         return points, ids, self.scenes[scene].density(points)
 
     def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
-        """density_weight times the student's density error at the batch's points (sigma [Q])."""
-        if len(sigma) == 0:
-            return sigma.sum()
-        return self.density_weight * density_loss(sigma, batch.point_density)
+        """density_weight times the student's density error at the batch's points (sigma [Q]),
+        summed and divided by the rays they were drawn from: a per-ray mean, as the colour's, so
+        training processes' shares add up to the one-process loss (RankShare.point_loss)."""
+        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / batch.point_rays
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

@@ -205,9 +205,16 @@ class RankShare:
         rays_d = torch.where(away[:, None].to(batch.rays_d.device), direction, batch.rays_d)
         return dataclasses.replace(batch, rays_o=rays_o, rays_d=rays_d)
 
+    def _weight(self) -> float:
+        return (self._keep.stop - self._keep.start) / self._total * self.world
+
+    def point_loss(self, sigma, batch):
+        """The share's per-ray point loss (a teacher's density term), weighted as loss()'s."""
+        return self.inner.point_loss(sigma, batch) * self._weight()
+
     def loss(self, out, batch):
         total, keep = self._total, self._keep
         loss, figures = self.inner.loss(_sliced(out, keep, total), _sliced(batch, keep, total))
-        weight = (keep.stop - keep.start) / total * self.world
+        weight = self._weight()
         figures = {k: v * weight if isinstance(v, float) and k != "psnr" else v for k, v in figures.items()}
         return loss * weight, figures
