@@ -4,6 +4,8 @@ commands, the data split and the figures the run measured (benchmarks/world_run.
 them), per prompt, so tests/test_default_model.py can re-measure the file against its record.
 
 Usage: python benchmarks/bundle_default.py [RUN_DIR (runs/wfull)] [--steps 16000] [--variant dynamic]
+       python benchmarks/bundle_default.py runs/wfull --milestone runs/wfull/surface_s18000 \
+           --then "bash benchmarks/surface_run.sh   # EXTRA=2000 DENSITY=0.03"
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 from hfcli import checkpoint as ckpt_io
@@ -35,6 +39,10 @@ def _commands(steps: int) -> list[str]:
     ]
 
 
+def _this_command() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
 def _figures(eval_path: Path) -> dict:
     report = json.loads(eval_path.read_text())
     return {
@@ -51,8 +59,10 @@ def main() -> None:
     parser.add_argument("run", nargs="?", default="runs/wfull", type=Path)
     parser.add_argument("--steps", type=int, default=16000, help="the milestone to bundle (its s<steps>/ folder)")
     parser.add_argument("--variant", default="dynamic")
+    parser.add_argument("--milestone", type=Path, help="the folder to pack from (default: RUN/s<steps>)")
+    parser.add_argument("--then", action="append", default=[], help="a further command of the recipe, recorded")
     args = parser.parse_args()
-    milestone = args.run / f"s{args.steps}"
+    milestone = args.milestone or args.run / f"s{args.steps}"
     ck = ckpt_io.load(milestone / f"student_{args.variant}.safetensors", kinds=("student",))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     heldout = read_prompt_file(args.run / "zeroshot.txt")
@@ -60,7 +70,8 @@ def main() -> None:
         "made": datetime.date.today().isoformat(),
         "commit": commit,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, no GPU",
-        "commands": _commands(args.steps),
+        # With a further leg (--then), that leg's script made and evaluated the milestone.
+        "commands": _commands(args.steps)[:2] + args.then + [_this_command()] if args.then else _commands(args.steps),
         "split": {"train": ck.prompts, "heldout": heldout, "rule": SPLIT_RULE},
         "figures": {
             "train": _figures(milestone / f"eval_train_{args.variant}.json"),
