@@ -26,6 +26,8 @@ FIELD_KINDS = ("density", "sdf")
 # as a colour MSE of 1e-4 (40 dB).
 DEPTH_WEIGHT = 1.0
 DEVICES = ("auto", "cpu", "cuda")
+DENSITY_WEIGHT_HELP = """Weight of the student's density error against its teacher's at points about the teacher's
+surface (log(1 + density), squared): it copies their geometry, not only their renders. 0: off."""
 
 # Size bounds, from the resident memory measured on the CPU build (BENCHMARKS.md, "Size
 # bounds"), so no size option can take a process past about 2 GB.
@@ -136,13 +138,10 @@ class FieldConfig(Config):
     )
     # sdf: the boundary's softness starts here and is learned (VolSDF, NeuS) at the encoding's rate.
     sdf_beta: float = 0.02
-    # sdf: a fresh field is a ball of this radius (sdf = |x| - r + the MLP's output), so
-    # training carves an opaque solid rather than grows one out of nothing.
+    # sdf: a fresh field is a ball of this radius (|x| - r + the MLP's output): carved, not grown.
     sdf_init_radius: float = 0.5
     eikonal_weight: float = option(
-        0.03,
-        "--field sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points, beside the colour loss.",
-        min=0,
+        0.03, "--field sdf: weight of the eikonal term (|grad sdf| - 1)^2 at random points of the box.", min=0
     )
     eikonal_points: int = 1024  # of the box, drawn per scene and step for the surface terms
     smoothness_weight: float = option(
@@ -280,21 +279,13 @@ class TeachConfig(HyperTrainConfig):
 class DistillConfig(HyperTrainConfig):
     # The full run (BENCHMARKS.md): 3000 steps left the student 1.2 dB from its teachers, 4000 0.9 dB.
     loop: LoopConfig = section(LoopConfig, steps=4000)
-    # Off until a full run measures it: with 1, a 60-step test student fell under its 18 dB
-    # floor (17.6; teachers' depth differs most where their silhouettes do, early on).
+    # Off: beside the density term it smoothed nothing more (BENCHMARKS.md, "The student copies…").
     depth_weight: float = _depth_weight_option(0.0)
     # Users word prompts their own way: without this the bundled student lost 2.43 dB on the
     # mean of seven held-out wordings; the world student with it, 0.29 (BENCHMARKS.md, "Wording").
     reword: float = _reword_option(0.5)
-    # The bundled student was finished with 0.03 (2000 steps on from the world run's 16000; its
-    # meshes' figures and PSNR in BENCHMARKS.md, "The student copies its teachers' density").
-    density_weight: float = option(
-        0.03,
-        "Weight of a term matching the student's density to its teacher's at points about the teacher's "
-        "surface (squared error of log(1 + density)): the student copies the teacher's geometry, not only "
-        "its renders. 0: off.",
-        min=0,
-    )
+    # 0.03 finished the bundled student (BENCHMARKS.md, "The student copies its teachers' density").
+    density_weight: float = option(0.03, DENSITY_WEIGHT_HELP, min=0)
 
 
 @dataclass
