@@ -32,7 +32,6 @@ from hfcli.cli.common import read_prompt_file
 from hfcli.evaluate import _true_surface_points
 from hfcli.metrics import surface_figures
 from hfcli.model import PromptModel
-from hfcli.render import cameras as cams
 from hfcli.studio.shapes import shape_sdf
 from hfcli.studio.vocab import parse_prompt
 
@@ -42,14 +41,11 @@ RULES = ("f0.5", "f0.75", "f1.0", "head-on")
 
 def probe_levels(scene, resolution: int = outputs.THRESHOLD_PROBE_RESOLUTION) -> tuple[float, float]:
     """(median density at the rendered depth of opaque pixels, the same over head-on pixels)."""
-    with torch.no_grad():
-        out, o, d = outputs.render_pixels(scene, cams.eval_cameras(), resolution)
-    opaque = out.opacity > 0.9
-    points = o[opaque] + d[opaque] * (out.depth[opaque] / out.opacity[opaque])[:, None]
+    points, directions = outputs.rendered_surface(scene, resolution)
     points.requires_grad_(True)
     sigma = scene.density(points)
     (grad,) = torch.autograd.grad(sigma.sum(), points)
-    cos = (grad * d[opaque]).sum(-1) / grad.norm(dim=-1).clamp_min(1e-12)  # density rises inward
+    cos = (grad * directions).sum(-1) / grad.norm(dim=-1).clamp_min(1e-12)  # density rises inward
     sigma = sigma.detach()
     return float(sigma.median()), float(sigma[cos > HEAD_ON_COS].median())
 

@@ -57,12 +57,19 @@ def surface_threshold(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLU
     with whatever density the training made convenient, so no fixed level fits every model;
     the expected depth lies inside the boundary, and at the median itself thin parts (a chair's
     seat) mesh with holes, while half of it closes them."""
+    points, _ = rendered_surface(scene, resolution)
+    if len(points) < 16:
+        return MESH_DENSITY_THRESHOLD
+    return SURFACE_FRACTION * float(scene.density(points).median())
+
+
+@torch.no_grad()
+def rendered_surface(scene: NerfScene, resolution: int = THRESHOLD_PROBE_RESOLUTION):
+    """Where the eval views' opaque pixels (opacity > 0.9) end: their expected depth as points
+    [N, 3], with the rays' directions [N, 3]."""
     out, o, d = render_pixels(scene, cams.eval_cameras(), resolution)
     opaque = out.opacity > 0.9
-    if int(opaque.sum()) < 16:
-        return MESH_DENSITY_THRESHOLD
-    points = o[opaque] + d[opaque] * (out.depth[opaque] / out.opacity[opaque])[:, None]
-    return SURFACE_FRACTION * float(scene.density(points).median())
+    return o[opaque] + d[opaque] * (out.depth[opaque] / out.opacity[opaque])[:, None], d[opaque]
 
 
 def occupied_lattice(scene: NerfScene):

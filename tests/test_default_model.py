@@ -14,6 +14,7 @@ import pytest
 
 from hfcli import checkpoint as ck
 from hfcli.bundled import DEFAULT_MODEL, default_model_path
+from hfcli.cli.common import read_prompt_file
 from hfcli.evaluate import evaluate_model
 from hfcli.model import PromptModel
 
@@ -34,10 +35,6 @@ PROMPT_PSNR_TOLERANCE_DB = 0.1  # ten times the float16 sensitivity
 MEAN_SSIM_IOU_TOLERANCE = 0.002
 
 
-def _prompt_file(path: Path) -> list[str]:
-    return [p.strip() for p in path.read_text().splitlines() if p.strip() and not p.startswith("#")]
-
-
 def _bundle() -> dict:
     """The record in the shipped header (read each time, so a test can swap the header)."""
     return ck.read_header(DEFAULT_MODEL)["extra"]["bundle"]
@@ -52,12 +49,12 @@ def test_the_default_model_ships_with_its_record():
     assert header["kind"] == "student" and bundle["commands"]
     train, heldout = bundle["split"]["train"], bundle["split"]["heldout"]
     assert train == header["prompts"]  # the split it records is the one it was trained on
-    assert train == _prompt_file(PROMPTS / "world" / "train.txt") and len(train) >= 300
-    assert heldout == _prompt_file(PROMPTS / "world" / "zeroshot.txt") and len(heldout) >= 100
+    assert train == read_prompt_file(PROMPTS / "world" / "train.txt") and len(train) >= 300
+    assert heldout == read_prompt_file(PROMPTS / "world" / "zeroshot.txt") and len(heldout) >= 100
     assert not set(heldout) & set(header["prompts"])  # zero-shot means unseen
     assert "a yarn bowl" in heldout  # the README's first example is a zero-shot prompt
     # The paper's 30 held-out colour × shape prompts stay inside the zero-shot split.
-    assert set(_prompt_file(PROMPTS / "heldout.txt")) <= set(heldout)
+    assert set(read_prompt_file(PROMPTS / "heldout.txt")) <= set(heldout)
 
 
 @pytest.fixture(scope="module")

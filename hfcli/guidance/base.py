@@ -28,7 +28,6 @@ class RayBatch:
     points: torch.Tensor | None = None
     point_ids: torch.Tensor | None = None
     point_density: torch.Tensor | None = None
-    point_rays: int = 0  # the rays the points were drawn from (one point per opaque ray at most)
 
     def to(self, device: torch.device) -> RayBatch:
         """The batch on `device` (where the model renders it); on its own device, itself."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -66,12 +65,10 @@ class TeacherGuidance:
             if offsets is not None:
                 points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, offsets[rows]))
             start += n
-        batch = RayBatch(rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth)
-        if points:
-            p, i, sigma = (torch.cat(t) for t in zip(*points))
-            rendered = int(counts.sum())
-            batch = dataclasses.replace(batch, points=p, point_ids=i, point_density=sigma, point_rays=rendered)
-        return batch
+        p, i, sigma = (torch.cat(t) for t in zip(*points)) if points else (None, None, None)
+        return RayBatch(
+            rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth, points=p, point_ids=i, point_density=sigma
+        )
 
     @torch.no_grad()
     def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, offsets: torch.Tensor):
@@ -85,9 +82,9 @@ class TeacherGuidance:
 
     def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
         """density_weight times the student's density error at the batch's points (sigma [Q]),
-        summed and divided by the rays they were drawn from: a per-ray mean, as the colour's, so
-        training processes' shares add up to the one-process loss (RankShare.point_loss)."""
-        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / batch.point_rays
+        summed and divided by the step's rays: a per-ray mean, as the colour's, so training
+        processes' shares add up to the one-process loss (RankShare.point_loss)."""
+        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / len(batch.rays_o)
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

@@ -205,16 +205,14 @@ class RankShare:
         rays_d = torch.where(away[:, None].to(batch.rays_d.device), direction, batch.rays_d)
         return dataclasses.replace(batch, rays_o=rays_o, rays_d=rays_d)
 
-    def _weight(self) -> float:
-        return (self._keep.stop - self._keep.start) / self._total * self.world
-
     def point_loss(self, sigma, batch):
-        """The share's per-ray point loss (a teacher's density term), weighted as loss()'s."""
-        return self.inner.point_loss(sigma, batch) * self._weight()
+        """The share's points' loss (a teacher's density term). The inner guidance divides their
+        sum by the step's rays, all of them, so only the all-reduce's mean over ranks is undone."""
+        return self.inner.point_loss(sigma, batch) * self.world
 
     def loss(self, out, batch):
         total, keep = self._total, self._keep
         loss, figures = self.inner.loss(_sliced(out, keep, total), _sliced(batch, keep, total))
-        weight = self._weight()
+        weight = (keep.stop - keep.start) / total * self.world
         figures = {k: v * weight if isinstance(v, float) and k != "psnr" else v for k, v in figures.items()}
         return loss * weight, figures

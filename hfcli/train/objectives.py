@@ -133,9 +133,9 @@ class HyperObjective:
         field = self.hyper.field
         return lambda pts, scene: field.query(pts, select_prompt(weights, slot[scene]))
 
-    def _point_density(self, scenes: list[int], weights: MLPWeights, batch) -> torch.Tensor:
+    @staticmethod
+    def _point_density(query, batch) -> torch.Tensor:
         """The model's density [Q] at the batch's points, each in its own scene's field."""
-        query = self._scene_query(scenes, weights)
         ids, counts = torch.unique_consecutive(batch.point_ids, return_counts=True)
         parts = batch.points.split(counts.tolist())
         return torch.cat([query(p, s)[0] for p, s in zip(parts, ids.tolist())] or [batch.points.new_zeros(0)])
@@ -160,8 +160,9 @@ class HyperObjective:
         scenes = self._scenes_this_step(generator)
         batch = self.guidance.sample(generator, scenes).to(self.grid.ema.device)
         weights = self.hyper(self._wordings(scenes, generator))
+        query = self._scene_query(scenes, weights)
         out = render_rays(
-            self._scene_query(scenes, weights),
+            query,
             batch.rays_o,
             batch.rays_d,
             batch.scene_ids,
@@ -172,7 +173,7 @@ class HyperObjective:
         loss, figures = self.guidance.loss(out, batch)
         figures["samples"] = out.n_samples
         if batch.points is not None:
-            point_loss = self.guidance.point_loss(self._point_density(scenes, weights, batch), batch)
+            point_loss = self.guidance.point_loss(self._point_density(query, batch), batch)
             figures["density_loss"] = float(point_loss.detach())
             loss = loss + point_loss
         field = self.hyper.field
