@@ -14,6 +14,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -47,8 +48,15 @@ class Chromium:
         args += ["--no-default-browser-check", "--disable-extensions", "--mute-audio", "--hide-scrollbars"]
         args += [f"--window-size={size[0]},{size[1]}", "about:blank"]
         # close_fds=False: Python's own descriptors are close-on-exec anyway, and 3 and 4 must stay.
+        # Its own process group: close() must stop the renderer and GPU processes too, or they
+        # may still write to the profile while it is removed ("Directory not empty").
         self.proc = subprocess.Popen(
-            args, preexec_fn=as_fds_3_and_4, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            preexec_fn=as_fds_3_and_4,
+            close_fds=False,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_chrome)
         os.close(from_chrome)
@@ -111,11 +119,18 @@ class Chromium:
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB"), dtype=np.float32)
 
     def close(self) -> None:
-        self.proc.kill()
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         os.close(self._out)
         os.close(self._in)
-        self.profile.cleanup()
+        for attempt in range(50):  # the group's other processes exit on their own time, briefly
+            try:
+                self.profile.cleanup()
+                break
+            except OSError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 STATUS = "document.body.dataset.state + ': ' + document.getElementById('status').textContent"
