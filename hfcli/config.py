@@ -366,7 +366,7 @@ def check_mesh_config(cfg: MeshConfig) -> MeshConfig:
 
 @dataclass
 class ExportConfig(MeshConfig):
-    threshold: float | None = option(None, "Density at the surface (default: measured from the field's own renders).")
+    threshold: float | None = option(None, "Mesh this density level as it is (default: the field's rendered surface).")
 
 
 @dataclass

@@ -19,11 +19,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
+from .inset import inset_surface
 from .scene import box_corners
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
 # (xs [X], ys [Y], zs [Z]) lattice coordinates per axis → bool [X, Y, Z]: where density can be non-zero.
 ActiveFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# (vertices [V, 3], faces [F, 3]) of a level surface → how far inside it to mesh instead.
+InsetFn = Callable[[np.ndarray, np.ndarray], float]
 AABB = tuple[tuple[float, float, float], tuple[float, float, float]]  # (min xyz, max xyz)
 
 # Colours are read this many voxels inside the surface: albedo exactly at the boundary is a
@@ -100,6 +103,17 @@ def _merge_and_drop_degenerate(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray
     return v, f[keep]
 
 
+def _clean(v: np.ndarray, f: np.ndarray, min_component_fraction: float, threshold: float):
+    """Marching cubes' output merged, without degenerate faces or floaters (components with
+    fewer than min_component_fraction × the largest one's faces), renumbered."""
+    v, f = _merge_and_drop_degenerate(v, f)
+    if len(f) == 0:
+        raise EmptyMeshError(f"no surface at density threshold {threshold:g}: only degenerate triangles")
+    labels = _face_components(f, len(v))
+    counts = np.bincount(labels)
+    return _compact(v, f[counts[labels] >= min_component_fraction * counts.max()])
+
+
 def _face_components(f: np.ndarray, n_vertices: int) -> np.ndarray:
     """Connected-component label of every face [F] (faces linked through shared vertices)."""
     rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
@@ -173,6 +187,7 @@ def extract_mesh(
     active: ActiveFn | None = None,
     outside: float = 0.0,
     device: str | torch.device = "cpu",
+    inset: InsetFn | None = None,
 ) -> Mesh:
     """Iso-surface {density = threshold} of a field, with outward normals and albedo.
 
@@ -186,6 +201,8 @@ def extract_mesh(
     `smooth_voxels` > 0 blurs the sampled density (Gaussian sigma, in voxels) before meshing.
     `active` marks the lattice points worth evaluating (the rest read `outside`: zero density, or
     a negative value when the field is a negated signed distance meshed at 0).
+    `inset`, given the level's cleaned mesh (vertices [V, 3], faces [F, 3]), says how far inside
+    it the surface lies; the mesh is then the surface that far in (hfcli/inset.py).
     Raises EmptyMeshError when the field never crosses the threshold.
     """
     lo, hi = (np.asarray(c, dtype=np.float64) for c in (aabb or box_corners()))
@@ -212,15 +229,11 @@ def extract_mesh(
     v, f = mcubes.marching_cubes(padded, float(threshold))
     # PyMCubes returns vertices in array-index order (column 0 ↔ axis 0 ↔ x) and, for a field
     # that is high inside, counter-clockwise faces seen from outside; winding is re-checked below.
-    v = np.clip(lo + (v - 1.0) * step, lo, hi)
-    v, f = _merge_and_drop_degenerate(v, f.astype(np.int64))
-    if len(f) == 0:
-        raise EmptyMeshError(f"no surface at density threshold {threshold:g}: only degenerate triangles")
-
-    labels = _face_components(f, len(v))
-    counts = np.bincount(labels)
-    f = f[counts[labels] >= min_component_fraction * counts.max()]
-    v, f = _compact(v, f)
+    v, f = _clean(np.clip(lo + (v - 1.0) * step, lo, hi), f.astype(np.int64), min_component_fraction, threshold)
+    depth = inset(v, f) if inset is not None else 0.0
+    if depth > 0:
+        v, f = inset_surface(v, f, grid > threshold, lo, step, depth)
+        v, f = _clean(np.clip(v, lo, hi), f, min_component_fraction, threshold)
     labels = _face_components(f, len(v))
 
     normals, ok = field_normals(density_fn, v, step, chunk, device)

@@ -113,8 +113,10 @@ def export_model(
     fmt = mesh_format(out, cfg.format)
     start = time.perf_counter()
     scene, encoder_id = load_scene(str(model_path), prompt, device)
+    # Given a --threshold, the mesh is that level as it is; by default the field's own surface
+    # (hfcli/outputs.py: scene_mesh), whose level is reported here.
     threshold = surface_threshold(scene) if cfg.threshold is None else cfg.threshold
-    mesh, notes, stages = mesh_for_file(scene, cfg, fmt, threshold)
+    mesh, notes, stages = mesh_for_file(scene, cfg, fmt, cfg.threshold)
     for note in notes:
         warn(note)
     files = write_mesh(mesh, out)
