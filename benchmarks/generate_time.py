@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hfcli.config import MeshConfig
 from hfcli.generate import generate_many
+from hfcli.output_config import MeshConfig
 
 STAGES = ("text", "hypernet", "mesh", "write")
 

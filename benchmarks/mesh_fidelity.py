@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 
 from hfcli import checkpoint as ck
-from hfcli.config import TEXTURED_FACES, MeshConfig
 from hfcli.evaluate import image_metrics, mesh_psnr
 from hfcli.mesh_io import write_mesh
 from hfcli.model import PromptModel
+from hfcli.output_config import TEXTURED_FACES, MeshConfig
 from hfcli.outputs import mesh_for_file
 from hfcli.studio.truth import GroundTruth
 

@@ -150,7 +150,7 @@ def mesh_psnr(mesh, truth, index: int, resolution: int = EVAL_RESOLUTION) -> flo
 
 def output_mesh_psnr(scene, truth, index: int) -> float | None:
     """mesh_psnr of the mesh `hf generate` writes by default (textured, its default budget)."""
-    from .config import MeshConfig
+    from .output_config import MeshConfig
     from .outputs import mesh_for_file
 
     try:

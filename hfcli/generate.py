@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt_io
-from .config import ExportConfig, MeshConfig, RenderConfig, check_mesh_config, validate
+from .config import validate
 from .imageio import save_image, save_png
 from .mesh_io import mesh_format, write_mesh
 from .model import PromptModel, load_scene, nerf_checkpoint
+from .output_config import ExportConfig, MeshConfig, RenderConfig, check_mesh_config
 from .outputs import mesh_for_file, surface_threshold, turntable
 from .progress import Report, no_report
 from .studio.vocab import learned_shapes, unlearned_shape_note

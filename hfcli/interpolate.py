@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt_io
-from .config import InterpolateConfig, check_mesh_config
 from .imageio import save_gif
 from .mesh_io import write_mesh
 from .model import NerfScene, PromptModel
+from .output_config import InterpolateConfig, check_mesh_config
 from .outputs import mesh_for_file, render_views
 from .progress import Report, no_report
 from .render import cameras as cams

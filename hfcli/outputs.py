@@ -8,10 +8,10 @@ import time
 import numpy as np
 import torch
 
-from .config import MeshConfig
 from .export import Mesh, extract_mesh
 from .inset import vertex_normals
 from .model import NerfScene
+from .output_config import MeshConfig
 from .render import cameras as cams
 from .render.renderer import render_image_batches
 from .scene import box_corners

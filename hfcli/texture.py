@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from scipy.ndimage import distance_transform_edt
 
-from .config import TEXTURED_FACES
 from .errors import HfcliError
 from .export import Mesh, field_normals, fill_normals
+from .output_config import TEXTURED_FACES
 from .rasterize import cover
 
 QueryFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # points [N, 3] → density [N], rgb [N, 3]

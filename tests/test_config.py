@@ -7,6 +7,7 @@ import pytest
 import typer
 
 from hfcli import config as C
+from hfcli import output_config as O
 from hfcli.cli import app, run
 from hfcli.errors import HfcliError
 
@@ -14,11 +15,11 @@ COMMANDS = {
     "teach": C.TeachConfig,
     "distill": C.DistillConfig,
     "finetune": C.FinetuneConfig,
-    "generate": C.MeshConfig,
-    "export": C.ExportConfig,
-    "interpolate": C.InterpolateConfig,
-    "render": C.RenderConfig,
-    "studio": C.StudioConfig,
+    "generate": O.MeshConfig,
+    "export": O.ExportConfig,
+    "interpolate": O.InterpolateConfig,
+    "render": O.RenderConfig,
+    "studio": O.StudioConfig,
 }
 
 
@@ -77,7 +78,7 @@ def test_what_a_user_types_reaches_the_config(monkeypatch, tmp_path):
         (C.TeachConfig(guidance="magic"), "--guidance must be one of auto, studio, sd"),
         (C.TeachConfig(sd=C.SDConfig(guidance_scale=-1.0)), "--guidance-scale must be above 0"),
         (C.FinetuneConfig(target_psnr=-3.0), "--target-psnr must be above 0"),
-        (C.InterpolateConfig(frames=1), "--frames must be at least 2"),
+        (O.InterpolateConfig(frames=1), "--frames must be at least 2"),
         (C.DistillConfig(field=C.FieldConfig(plane_features=0)), "--plane-features must be at least 1"),
     ],
 )

@@ -9,9 +9,9 @@ import torch
 
 from hfcli import checkpoint as ckpt_io
 from hfcli import field as field_mod
-from hfcli.config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
 from hfcli.generate import export_model, generate_many, render_model
 from hfcli.interpolate import interpolate
+from hfcli.output_config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
 from hfcli.render import backend
 
 from .accelerator import DEVICE, Mixed, accelerator, on_accelerator

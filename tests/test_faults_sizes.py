@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
-from hfcli.config import FinetuneConfig, RenderConfig, validate
+from hfcli.config import FinetuneConfig, validate
 from hfcli.errors import HfcliError
+from hfcli.output_config import RenderConfig
 
 HOSTILE = {
     "mesh resolution": ["generate", "a red chair", "--out", "{tmp}/c.glb", "--resolution", "1200"],
@@ -83,8 +84,8 @@ def test_interpolate_bakes_a_chunk_at_a_time_and_writes_each_frame_before_the_ne
     """A long morph streams: no bake covers more than BAKE_CHUNK frames, and every frame of a
     chunk is on disk before the next chunk is baked (item 5: interpolate baked all up front)."""
     from hfcli import interpolate as interp
-    from hfcli.config import InterpolateConfig
     from hfcli.model import PromptModel
+    from hfcli.output_config import InterpolateConfig
 
     bakes, real = [], PromptModel.interpolate
 

@@ -12,9 +12,9 @@ import trimesh
 
 from hfcli import checkpoint as ck
 from hfcli.cli import run
-from hfcli.config import TEXTURED_FACES, MeshConfig
 from hfcli.evaluate import mesh_psnr
 from hfcli.model import PromptModel
+from hfcli.output_config import TEXTURED_FACES, MeshConfig
 from hfcli.outputs import mesh_for_file, surface_threshold
 from hfcli.studio.truth import GroundTruth
 from tests.gltf_check import validate_glb

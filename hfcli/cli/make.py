@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
 from ..device import resolve
 from ..errors import HfcliError
+from ..output_config import ExportConfig, InterpolateConfig, MeshConfig, RenderConfig
 from .common import (
     BackendOpt,
     DeviceOpt,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ..config import StudioConfig
 from ..errors import PromptError
+from ..output_config import StudioConfig
 from .common import BackendOpt, DeviceOpt, JsonOpt, ProgressBars, app, check_out_dir, emit, read_prompt_file, stderr
 from .options import config_options
 

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..config import InterpolateConfig, MeshConfig
 from ..errors import HfcliError
+from ..output_config import InterpolateConfig, MeshConfig
 from ..studio.dataset import slug
 from .engine import Engine, MeshResult
 from .worker import Busy, Gone, MeshStore, Worker

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..config import MeshConfig
 from ..errors import HfcliError
 from ..gltf import glb_bytes
 from ..model import PromptModel
+from ..output_config import MeshConfig
 from ..outputs import mesh_for_file, scene_mesh
 from ..studio.vocab import learned_shapes, unlearned_shape_note
 from ..text import check_prompt

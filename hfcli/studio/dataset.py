@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ..config import StudioConfig, validate
+from ..config import validate
 from ..fsutil import atomic_dir, atomic_path
 from ..imageio import save_png
+from ..output_config import StudioConfig
 from ..progress import Report, no_report
 from ..render import cameras as cams
 from ..scene import box_corners
