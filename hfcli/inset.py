@@ -51,7 +51,7 @@ def band_signed_distance(v: np.ndarray, f: np.ndarray, points: np.ndarray) -> np
     distances, weighted by the inverse of how far each sample is."""
     samples = np.concatenate([v, v[f].mean(axis=1)])
     normals = np.concatenate([vertex_normals(v, f), unit_face_normals(v, f)])
-    dist, idx = cKDTree(samples).query(points, k=list(range(1, NEIGHBOURS + 1)))  # 2-D even for 1
+    dist, idx = cKDTree(samples).query(points, k=list(range(1, NEIGHBOURS + 1)), workers=-1)  # k a list: 2-D for 1 too
     plane = np.einsum("nkc,nkc->nk", points[:, None, :] - samples[idx], normals[idx])
     weight = 1.0 / (dist + 1e-9)
     return (plane * weight).sum(axis=1) / weight.sum(axis=1)

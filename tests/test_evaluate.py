@@ -66,7 +66,7 @@ def test_mesh_psnr_scores_a_mesh_against_the_exact_surface():
     for i, (shape, finish) in enumerate((("pot", "plain"), ("bowl", "yarn"))):
         colour = scene_query(shape, truth.albedos[i], finish)
 
-        def mesh(offset: float, resolution: int = 128):
+        def mesh(offset: float, resolution: int = 128, shape=shape, colour=colour):
             return extract_mesh(
                 lambda p: offset - shape_sdf(shape, p)[0],
                 lambda p: colour(p)[1],
