@@ -4,10 +4,12 @@
     python benchmarks/mesh_levels.py runs/wfull/teachers/bowl.safetensors "a red bowl"
 
 Each prompt's scene is meshed as `hf generate` meshes it (outputs.scene_mesh at 128³, the
-one-voxel blur, cavity filling) at four levels: SURFACE_FRACTION 0.5 (the shipped rule: half the
+one-voxel blur, cavity filling) at four levels, as they are: SURFACE_FRACTION 0.5 (half the
 median density at the rendered depth of opaque pixels), 0.75 and 1.0 of that median, and the
 median at the rendered depth of *head-on* pixels only (the density gradient within about 26° of the
-ray), where the studio's own field (density 100 · sigmoid(-sdf / 0.01)) puts its zero level.
+ray), where the studio's own field (density 100 · sigmoid(-sdf / 0.01)) puts its zero level;
+and "shipped": what `hf generate` writes, the f0.5 level moved inward onto the rendered surface
+(outputs.surface_gap, hfcli/inset.py).
 Figures against the exact SDF (hfcli.metrics.surface_figures: normal consistency, area off by
 more than 30°, mean distance off the true surface) and "back", the mean distance from the true
 surface's samples to the nearest mesh vertex (what a hole or a missing part costs). Prints a
@@ -36,7 +38,7 @@ from hfcli.studio.shapes import shape_sdf
 from hfcli.studio.vocab import parse_prompt
 
 HEAD_ON_COS = 0.9
-RULES = ("f0.5", "f0.75", "f1.0", "head-on")
+RULES = ("f0.5", "f0.75", "f1.0", "head-on", "shipped")
 
 
 def probe_levels(scene, resolution: int = outputs.THRESHOLD_PROBE_RESOLUTION) -> tuple[float, float]:
@@ -84,6 +86,7 @@ def main() -> None:
         row = {"prompt": prompt, "shape": shape, "levels": {k: round(v, 2) for k, v in levels.items()}}
         for rule, level in levels.items():
             row[rule] = figures(outputs.scene_mesh(scene, 128, threshold=level), shape)
+        row["shipped"] = figures(outputs.scene_mesh(scene, 128), shape)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if sink:

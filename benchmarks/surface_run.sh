@@ -7,6 +7,9 @@
 #
 #   bash benchmarks/surface_run.sh                        # RUN=runs/wfull, 2000 more steps
 #   EXTRA=4000 DENSITY=0.03 DEPTH=1 bash benchmarks/surface_run.sh
+#   # a further leg from the bundled default's own milestone (START: the checkpoint to go on from)
+#   START=runs/wfull/surface_s18000/student_dynamic.safetensors BASE=18000 EXTRA=4000 DENSITY=0.1 \
+#     OUT=runs/wfull/surface_s22000_d10 bash benchmarks/surface_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HF=${HF:-hf}
@@ -18,9 +21,10 @@ DENSITY=${DENSITY:-0.03}
 SPLITS=${SPLITS:-"zeroshot colours_heldout train"}
 steps=$((BASE + EXTRA))
 OUT=${OUT:-$RUN/surface_s$steps}
+START=${START:-$RUN/s$BASE/student_dynamic.safetensors}
 model="$OUT/student_dynamic.safetensors"
 mkdir -p "$OUT"
-[ -f "$model" ] || cp "$RUN/s$BASE/student_dynamic.safetensors" "$model"
+[ -f "$model" ] || cp "$START" "$model"
 if [ ! -s "$OUT/distill_dynamic.json" ]; then
   $HF distill "$RUN"/teachers/*.safetensors --prompts "$RUN/train.txt" --out "$model" --resume \
     --steps "$steps" --depth-weight "$DEPTH" --density-weight "$DENSITY" --json \
