@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
-from .inset import inset_surface
+from .inset import inset_surface, vertex_normals
 from .scene import box_corners
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
@@ -163,11 +163,8 @@ def fill_normals(normals: np.ndarray, ok: np.ndarray, v: np.ndarray, f: np.ndarr
     of the mesh v [V, 3], f [F, 3] instead, and +z where even those cancel."""
     if ok.all():
         return normals
-    area_n = np.zeros_like(v, dtype=np.float64)
-    face_n = _face_normals(v.astype(np.float64), f)
-    for k in range(3):
-        np.add.at(area_n, f[:, k], face_n)
-    area_n, area_ok = _normalize(area_n)
+    area_n = vertex_normals(v.astype(np.float64), f)
+    area_ok = np.linalg.norm(area_n, axis=1) > 0.5  # unit, or zero where the faces cancel
     normals = np.where(ok[:, None], normals, area_n)
     normals[~ok & ~area_ok] = (0.0, 0.0, 1.0)
     return normals
