@@ -41,14 +41,15 @@ TRUE_MESH_RESOLUTION = 128
 SURFACE_KEYS = ("normal_consistency", "faces_off_30", "surface_distance")
 
 
-def _true_mesh(shape: str, resolution: int = TRUE_MESH_RESOLUTION):
-    """The studio shape's exact surface (sdf = 0) by the same marching cubes a model's mesh uses."""
+def _true_mesh(shape: str, resolution: int = TRUE_MESH_RESOLUTION, colour=None):
+    """The studio shape's exact surface (sdf = 0) by the same marching cubes a model's mesh uses,
+    its vertices coloured by `colour` (points [N, 3] → [N, 3]; default black)."""
     from .export import extract_mesh
     from .studio.shapes import shape_sdf
 
     return extract_mesh(
         lambda p: -shape_sdf(shape, p)[0],
-        lambda p: torch.zeros(len(p), 3),
+        colour or (lambda p: torch.zeros(len(p), 3)),
         threshold=0.0,
         resolution=resolution,
         fill_cavities=False,
@@ -111,19 +112,11 @@ def _true_surface_render(shape: str, finish: str, resolution: int) -> tuple[torc
     """(shade on black [B, H, W, 3], coverage [B, H, W]) over the eval cameras of the studio
     shape's exact surface (sdf = 0, TRUE_MESH_RESOLUTION), coloured with the studio's light and
     finish for a white albedo: colour is linear in the albedo, so one render serves every colour."""
-    from .export import extract_mesh
     from .rasterize import render_mesh
-    from .studio.shapes import shape_sdf
     from .studio.truth import scene_query
 
     query = scene_query(shape, torch.ones(3), finish)
-    mesh = extract_mesh(
-        lambda p: -shape_sdf(shape, p)[0],
-        lambda p: query(p)[1],
-        threshold=0.0,
-        resolution=TRUE_MESH_RESOLUTION,
-        fill_cavities=False,
-    )
+    mesh = _true_mesh(shape, TRUE_MESH_RESOLUTION, colour=lambda p: query(p)[1])
     return render_mesh(
         mesh.vertices, mesh.faces, cams.eval_cameras(), resolution,
         colors=mesh.colors, supersample=MESH_SUPERSAMPLE, background=0.0,

@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .errors import EmptyMeshError
-from .inset import inset_surface, vertex_normals
+from .inset import face_normals, inset_surface, vertex_normals
 from .scene import box_corners
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
@@ -131,12 +131,6 @@ def _compact(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return v[used], remap[f]
 
 
-def _face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Unnormalised face normals [F, 3]; their length is twice the face area."""
-    t = v[f]
-    return np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-
-
 def _normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of x [N, 3] scaled to unit length, and a mask [N] of rows that could be."""
     norm = np.linalg.norm(x, axis=1, keepdims=True)
@@ -237,7 +231,7 @@ def extract_mesh(
 
     # Flip whole components whose winding disagrees with the normals, so neighbours stay
     # consistently wound (flipping face by face could tear the orientation of a noisy field).
-    agree = np.einsum("fc,fc->f", _face_normals(v, f), normals[f].sum(axis=1))
+    agree = np.einsum("fc,fc->f", face_normals(v, f), normals[f].sum(axis=1))
     flip = np.bincount(labels, weights=agree, minlength=labels.max() + 1) < 0
     f[flip[labels]] = f[flip[labels]][:, ::-1]
 

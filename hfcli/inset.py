@@ -26,21 +26,25 @@ NEIGHBOURS = 4
 BAND_MARGIN_VOXELS = 2
 
 
-def unit_face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Unit normals [F, 3] of the faces f [F, 3] of v [V, 3] (counter-clockwise seen from outside)."""
+def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Unnormalised normals [F, 3] of the faces f [F, 3] of v [V, 3] (counter-clockwise seen
+    from outside); their length is twice the face's area."""
     t = v[f]
-    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    return np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows of x [N, 3] at unit length; zero rows stay zero."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-30)
 
 
 def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals [V, 3] of a mesh, from its geometry alone."""
-    t = v[f]
-    area_n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    area_n = face_normals(v, f)
     out = np.zeros_like(v, dtype=np.float64)
     for k in range(3):
         np.add.at(out, f[:, k], area_n)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-30)
+    return _unit(out)
 
 
 def band_signed_distance(v: np.ndarray, f: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -50,7 +54,7 @@ def band_signed_distance(v: np.ndarray, f: np.ndarray, points: np.ndarray) -> np
     area-weighted vertex) normal; a point's distance is the mean of its nearest samples' plane
     distances, weighted by the inverse of how far each sample is."""
     samples = np.concatenate([v, v[f].mean(axis=1)])
-    normals = np.concatenate([vertex_normals(v, f), unit_face_normals(v, f)])
+    normals = np.concatenate([vertex_normals(v, f), _unit(face_normals(v, f))])
     dist, idx = cKDTree(samples).query(points, k=list(range(1, NEIGHBOURS + 1)), workers=-1)  # k a list: 2-D for 1 too
     plane = np.einsum("nkc,nkc->nk", points[:, None, :] - samples[idx], normals[idx])
     weight = 1.0 / (dist + 1e-9)
