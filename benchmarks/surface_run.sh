@@ -10,6 +10,9 @@
 #   # a further leg from the bundled default's own milestone (START: the checkpoint to go on from)
 #   START=runs/wfull/surface_s18000/student_dynamic.safetensors BASE=18000 EXTRA=4000 DENSITY=0.1 \
 #     OUT=runs/wfull/surface_s22000_d10 bash benchmarks/surface_run.sh
+#   # on to new teachers (RUN's: world_run.sh with STUDENT_STEPS="" teaches them alone)
+#   RUN=runs/w17 START=runs/wfull/surface_s22000_d10/student_dynamic.safetensors BASE=22000 EXTRA=4000 \
+#     DENSITY=0.1 OUT=runs/w17/surface_s26000 bash benchmarks/surface_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HF=${HF:-hf}

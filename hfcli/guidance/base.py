@@ -11,6 +11,13 @@ import torch
 
 from ..render.renderer import RenderOutput
 
+# The density term's points lie within this distance of the rendered depth, along the ray: the
+# studio's surface ramp (sigmoid of sdf / 0.01) spans about ±0.03, so the band holds it with
+# empty space before it and the interior behind it.
+DENSITY_BAND = 0.06
+# And a point anywhere in the box every this many rays: the inside and the underside no view reaches.
+VOLUME_EVERY = 4
+
 
 @dataclass
 class RayBatch:

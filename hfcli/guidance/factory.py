@@ -49,8 +49,10 @@ def build_guidance(
     sd: SDConfig,
     report: Report = no_report,
     depth_weight: float = 0.0,
+    density_weight: float = 0.0,
 ):
-    """The guidance `resolve_guidance` chose, ready to train against (studio pools rendered)."""
+    """The guidance `resolve_guidance` chose, ready to train against (studio pools rendered).
+    density_weight is the studio's density term (StudioGuidance); sd has no density to copy."""
     if chosen == "sd":
         from .sd import SDGuidance
 
@@ -60,6 +62,8 @@ def build_guidance(
         return guidance
     from .studio import StudioGuidance
 
-    guidance = StudioGuidance(prompts, rays_per_step, pool_rays, seed=seed, depth_weight=depth_weight)
+    guidance = StudioGuidance(
+        prompts, rays_per_step, pool_rays, seed=seed, depth_weight=depth_weight, density_weight=density_weight
+    )
     guidance.prepare(lambda done, total: report("rendering ground truth", done, total, {}))
     return guidance

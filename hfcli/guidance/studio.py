@@ -12,8 +12,9 @@ import torch
 
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput
-from ..studio.truth import GroundTruth, colorize
-from .base import RayBatch, photometric_loss
+from ..scene import box_tensor
+from ..studio.truth import BETA, SIGMA_MAX, GroundTruth, colorize, sdf_and_normal
+from .base import DENSITY_BAND, VOLUME_EVERY, RayBatch, density_loss, photometric_loss
 
 POOL_RAYS = 1 << 17  # ground-truth rays rendered per (shape, finish) before training
 # Share of each scene's rays drawn from pool rays that hit the object. A thin shape (the knife
@@ -35,8 +36,12 @@ class StudioGuidance:
         pool_rays: int = POOL_RAYS,
         seed: int = 0,
         depth_weight: float = 0.0,
+        density_weight: float = 0.0,
     ):
-        self.depth_weight = depth_weight
+        """density_weight > 0: each batch also carries points about the true surface with the
+        studio's exact density there (point_loss): what no view shows, a slot's floor or a
+        body's inside, is then pinned as well."""
+        self.depth_weight, self.density_weight = depth_weight, density_weight
         self.truth = GroundTruth(prompts)  # raises PromptError for a prompt outside the vocabulary
         self.prompts = self.truth.prompts
         self.rays_per_step = rays_per_step
@@ -70,7 +75,7 @@ class StudioGuidance:
         self.prepare()
         scenes = list(range(len(self.prompts))) if scenes is None else sorted(scenes)
         per_scene = max(1, self.rays_per_step // len(scenes))
-        os_, ds, targets, depths = [], [], [], []
+        os_, ds, targets, depths, points = [], [], [], [], []
         n_fg = int(per_scene * FOREGROUND_FRACTION)
         for s in scenes:
             p = self.truth.parsed[s]
@@ -83,10 +88,40 @@ class StudioGuidance:
             ds.append(d[idx])
             targets.append(colorize(geo[idx], self.truth.albedos[s]))
             depths.append(geo[idx, 2])
+            if self.density_weight:
+                points.append(self._surface_points(s, o[idx], d[idx], geo[idx], generator))
         scene_ids = torch.tensor(scenes).repeat_interleave(per_scene)
+        p, i, sigma = (torch.cat(t) for t in zip(*points)) if points else (None, None, None)
         return RayBatch(
-            torch.cat(os_), torch.cat(ds), scene_ids, WHITE, target=torch.cat(targets), depth=torch.cat(depths)
+            torch.cat(os_),
+            torch.cat(ds),
+            scene_ids,
+            WHITE,
+            target=torch.cat(targets),
+            depth=torch.cat(depths),
+            points=p,
+            point_ids=i,
+            point_density=sigma,
         )
+
+    def _surface_points(self, scene: int, rays_o, rays_d, geo: torch.Tensor, generator: torch.Generator):
+        """(points, their scene, the exact density there): one point on each ray the truth renders
+        mostly opaque, uniform within DENSITY_BAND of where the ray ends, and a point uniform in the box
+        every VOLUME_EVERY rays (as TeacherGuidance's)."""
+        offsets = DENSITY_BAND * (2 * torch.rand(len(rays_o), generator=generator) - 1)
+        hit = geo[:, 0] > 0.5
+        t = geo[hit, 2] / geo[hit, 0] + offsets[hit]
+        pts = rays_o[hit] + rays_d[hit] * t[:, None]
+        lo, hi = box_tensor()[:3], box_tensor()[3:]
+        pts = torch.cat([pts, lo + (hi - lo) * torch.rand(len(rays_o) // VOLUME_EVERY, 3, generator=generator)])
+        sdf = sdf_and_normal(self.truth.parsed[scene].shape, pts)[0]  # the field the views render
+        ids = torch.full((len(pts),), scene, dtype=torch.long)
+        return pts, ids, SIGMA_MAX * torch.sigmoid(-sdf / BETA)
+
+    def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
+        """density_weight times the density error at the batch's points, a per-ray mean (as
+        TeacherGuidance.point_loss)."""
+        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / len(batch.rays_o)
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

@@ -10,13 +10,10 @@ from ..device import rand
 from ..model import NerfScene
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput, render_image_batches
-from .base import RayBatch, density_loss, photometric_loss
+from ..scene import box_tensor
+from .base import DENSITY_BAND, VOLUME_EVERY, RayBatch, density_loss, photometric_loss
 
 WHITE = torch.ones(3)
-# The density term's points lie within this distance of a teacher's rendered depth, along the
-# ray: the studio's surface ramp (sigmoid of sdf / 0.01) spans about ±0.03, so the band holds it
-# with empty space before it and the interior behind it.
-DENSITY_BAND = 0.06
 
 
 class TeacherGuidance:
@@ -57,28 +54,42 @@ class TeacherGuidance:
         start = keep.start or 0
         # Drawn for every ray, whichever share renders: each process draws the same numbers.
         offsets = DENSITY_BAND * (2 * rand((len(rays_o),), generator, self.device) - 1) if self.density_weight else None
+        volume, counted = self._volume_points(len(rays_o), generator) if self.density_weight else (None, None)
         points: list[tuple] = []
         for s, n in zip(ids.tolist(), counts.tolist()):
             rows = slice(start, start + n)
             render = self._teacher_render(s, rays_o[rows], rays_d[rows])
             target[rows], depth[rows] = render.rgb, render.depth
             if offsets is not None:
-                points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, offsets[rows]))
+                inside = volume[rows][counted[rows]]
+                points.append(self._surface_points(s, rays_o[rows], rays_d[rows], render, offsets[rows], inside))
             start += n
         p, i, sigma = (torch.cat(t) for t in zip(*points)) if points else (None, None, None)
         return RayBatch(
             rays_o, rays_d, scene_ids, WHITE, target=target, depth=depth, points=p, point_ids=i, point_density=sigma
         )
 
+    def _volume_points(self, n_rays: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(points [n_rays, 3] uniform in the box, bool [n_rays]: which count, every VOLUME_EVERY-th
+        by the ray's index in the step, so processes that split a scene's rays split these too)."""
+        lo, hi = box_tensor(self.device)[:3], box_tensor(self.device)[3:]
+        points = lo + (hi - lo) * rand((n_rays, 3), generator, self.device)
+        return points, torch.arange(n_rays, device=self.device) % VOLUME_EVERY == 0
+
     @torch.no_grad()
-    def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, offsets: torch.Tensor):
-        """(points, their scene, the teacher's density there): one point on each ray the teacher
-        renders mostly opaque, `offsets` [R] (within DENSITY_BAND) from where the ray ends."""
+    def _surface_points(self, scene: int, rays_o, rays_d, render: RenderOutput, offsets: torch.Tensor, volume):
+        """(points, their scene, the teacher's density there as its renders show it, none outside
+        its occupied cells): one point on each ray the teacher renders mostly opaque, `offsets` [R]
+        (within DENSITY_BAND) from where the ray ends, then the `volume` points [V, 3] anywhere in
+        the box (_volume_points): a vase's belly, the faint density round the object."""
         hit = render.opacity > 0.5
         t = render.depth[hit] / render.opacity[hit] + offsets[hit]
         points = rays_o[hit] + rays_d[hit] * t[:, None]
+        points = torch.cat([points, volume])
+        teacher = self.scenes[scene]
+        sigma = torch.where(teacher.grid.contains(points), teacher.density(points), 0.0)
         ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
-        return points, ids, self.scenes[scene].density(points)
+        return points, ids, sigma
 
     def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
         """density_weight times the student's density error at the batch's points (sigma [Q]),

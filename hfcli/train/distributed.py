@@ -206,9 +206,11 @@ class RankShare:
         return dataclasses.replace(batch, rays_o=rays_o, rays_d=rays_d)
 
     def point_loss(self, sigma, batch):
-        """The share's points' loss (a teacher's density term). The inner guidance divides their
-        sum by the step's rays, all of them, so only the all-reduce's mean over ranks is undone."""
-        return self.inner.point_loss(sigma, batch) * self.world
+        """The density term. A guidance that renders shares gives only the share's points and
+        divides their sum by the step's rays, all of them: only the all-reduce's mean over ranks
+        is undone. One that does not (the studio) gives every rank all the points: their loss as is."""
+        loss = self.inner.point_loss(sigma, batch)
+        return loss * self.world if getattr(self.inner, "renders_share", False) else loss
 
     def loss(self, out, batch):
         total, keep = self._total, self._keep

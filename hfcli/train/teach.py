@@ -26,7 +26,15 @@ def teach(prompts: list[str], out: Path, cfg: TeachConfig, resume: bool = False,
 
     def make(c: TeachConfig):
         return factory.build_guidance(
-            chosen, prompts, c.rays_per_step, c.pool_rays, c.loop.seed, c.sd, report, depth_weight=c.depth_weight
+            chosen,
+            prompts,
+            c.rays_per_step,
+            c.pool_rays,
+            c.loop.seed,
+            c.sd,
+            report,
+            depth_weight=c.depth_weight,
+            density_weight=c.density_weight,
         )
 
     def evaluator(guidance):
