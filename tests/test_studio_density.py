@@ -10,7 +10,8 @@ from hfcli.guidance.base import DENSITY_BAND, VOLUME_EVERY, density_loss
 from hfcli.guidance.studio import StudioGuidance
 from hfcli.model import PromptModel
 from hfcli.scene import box_tensor
-from hfcli.studio.truth import ShapeGeometry, scene_query
+from hfcli.studio.shapes import shape_sdf
+from hfcli.studio.truth import SIGMA_MAX, ShapeGeometry, scene_query
 from hfcli.train.distributed import RankShare
 from hfcli.train.teach import teach
 from tests.test_teach import small_config
@@ -69,18 +70,19 @@ def test_two_ranks_weigh_the_studio_points_as_one_process(batch):
 
 
 def test_the_density_term_pins_what_no_view_shows(tmp_path):
-    """Same seed and steps, with and without the term: with it a toaster teacher's density is
-    nearer the truth's at points anywhere in the box (log error)."""
+    """Same seed and steps, with and without the term: with it a toaster teacher's density deep
+    inside the body, beyond the band about the surface (only the box points reach there), is
+    nearer the truth's (log error)."""
+    lo, hi = box_tensor()[:3], box_tensor()[3:]
+    points = lo + (hi - lo) * torch.rand(20000, 3, generator=torch.Generator().manual_seed(9))
+    deep = points[shape_sdf("toaster", points)[0] < -(DENSITY_BAND + 0.03)]
+    assert len(deep) > 500
     errors = {}
-    probe = StudioGuidance(["a red toaster"], rays_per_step=2048, pool_rays=4096, seed=5, density_weight=1.0)
-    b = probe.sample(torch.Generator().manual_seed(9))
-    volume = b.points[-(2048 // VOLUME_EVERY) :]
-    truth = b.point_density[-(2048 // VOLUME_EVERY) :]
     for weight in (0.0, 0.01):
         out = tmp_path / f"teacher_{weight}.safetensors"
         teach(["a red toaster"], out, small_config(60, density_weight=weight))
         scene = PromptModel.from_checkpoint(ck.load(out, kinds=("teacher",))).bake(["a red toaster"])[0]
         with torch.no_grad():
-            sigma = torch.where(scene.grid.contains(volume), scene.density(volume), 0.0)
-        errors[weight] = float(density_loss(sigma, truth))
+            sigma = torch.where(scene.grid.contains(deep), scene.density(deep), 0.0)
+        errors[weight] = float(density_loss(sigma, torch.full_like(sigma, SIGMA_MAX)))
     assert errors[0.01] < 0.5 * errors[0.0], errors

@@ -87,7 +87,7 @@ class TeacherGuidance:
         points = rays_o[hit] + rays_d[hit] * t[:, None]
         points = torch.cat([points, volume])
         teacher = self.scenes[scene]
-        sigma = torch.where(teacher.grid.contains(points), teacher.density(points), 0.0)
+        sigma = teacher.density(points).masked_fill(~teacher.grid.contains(points), 0.0)
         ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
         return points, ids, sigma
 
