@@ -9,7 +9,9 @@ from typing import Protocol
 
 import torch
 
+from ..device import rand
 from ..render.renderer import RenderOutput
+from ..scene import box_tensor
 
 # The density term's points lie within this distance of the rendered depth, along the ray: the
 # studio's surface ramp (sigmoid of sdf / 0.01) spans about ±0.03, so the band holds it with
@@ -89,6 +91,27 @@ def photometric_loss(out: RenderOutput, batch: RayBatch, depth_weight: float):
     # 2 x Huber: the squared error itself below DEPTH_HUBER
     depth_loss = 2 * torch.nn.functional.huber_loss(out.depth, batch.depth, delta=DEPTH_HUBER)
     return mse + depth_weight * depth_loss, figures
+
+
+def points_about_surface(rays_o, rays_d, opacity, depth, offsets) -> torch.Tensor:
+    """One point [Q, 3] on each ray rendered mostly opaque (opacity [R] > 0.5), `offsets` [R]
+    along it from where the ray ends (its expected depth, depth [R] / opacity)."""
+    hit = opacity > 0.5
+    t = depth[hit] / opacity[hit] + offsets[hit]
+    return rays_o[hit] + rays_d[hit] * t[:, None]
+
+
+def points_in_box(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """n points [n, 3] uniform in the scene box, drawn from a CPU generator (hfcli/device.py rand)."""
+    lo, hi = box_tensor(device)[:3], box_tensor(device)[3:]
+    return lo + (hi - lo) * rand((n, 3), generator, device)
+
+
+def point_loss(weight: float, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
+    """weight times the density error at the batch's points (sigma [Q]), summed and divided by
+    the step's rays: a per-ray mean, as the colour's, so training processes' shares add up to
+    the one-process loss (RankShare.point_loss)."""
+    return weight * density_loss(sigma, batch.point_density, reduction="sum") / len(batch.rays_o)
 
 
 def density_loss(sigma: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

@@ -12,9 +12,16 @@ import torch
 
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput
-from ..scene import box_tensor
 from ..studio.truth import BETA, SIGMA_MAX, GroundTruth, colorize, sdf_and_normal
-from .base import DENSITY_BAND, VOLUME_EVERY, RayBatch, density_loss, photometric_loss
+from .base import (
+    DENSITY_BAND,
+    VOLUME_EVERY,
+    RayBatch,
+    photometric_loss,
+    point_loss,
+    points_about_surface,
+    points_in_box,
+)
 
 POOL_RAYS = 1 << 17  # ground-truth rays rendered per (shape, finish) before training
 # Share of each scene's rays drawn from pool rays that hit the object. A thin shape (the knife
@@ -109,19 +116,14 @@ class StudioGuidance:
         mostly opaque, uniform within DENSITY_BAND of where the ray ends, and a point uniform in the box
         every VOLUME_EVERY rays (as TeacherGuidance's)."""
         offsets = DENSITY_BAND * (2 * torch.rand(len(rays_o), generator=generator) - 1)
-        hit = geo[:, 0] > 0.5
-        t = geo[hit, 2] / geo[hit, 0] + offsets[hit]
-        pts = rays_o[hit] + rays_d[hit] * t[:, None]
-        lo, hi = box_tensor()[:3], box_tensor()[3:]
-        pts = torch.cat([pts, lo + (hi - lo) * torch.rand(len(rays_o) // VOLUME_EVERY, 3, generator=generator)])
+        band = points_about_surface(rays_o, rays_d, geo[:, 0], geo[:, 2], offsets)
+        pts = torch.cat([band, points_in_box(len(rays_o) // VOLUME_EVERY, generator, rays_o.device)])
         sdf = sdf_and_normal(self.truth.parsed[scene].shape, pts)[0]  # the field the views render
         ids = torch.full((len(pts),), scene, dtype=torch.long)
         return pts, ids, SIGMA_MAX * torch.sigmoid(-sdf / BETA)
 
     def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
-        """density_weight times the density error at the batch's points, a per-ray mean (as
-        TeacherGuidance.point_loss)."""
-        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / len(batch.rays_o)
+        return point_loss(self.density_weight, sigma, batch)
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

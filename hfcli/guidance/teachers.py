@@ -10,8 +10,15 @@ from ..device import rand
 from ..model import NerfScene
 from ..render import cameras as cams
 from ..render.renderer import RenderOutput, render_image_batches
-from ..scene import box_tensor
-from .base import DENSITY_BAND, VOLUME_EVERY, RayBatch, density_loss, photometric_loss
+from .base import (
+    DENSITY_BAND,
+    VOLUME_EVERY,
+    RayBatch,
+    photometric_loss,
+    point_loss,
+    points_about_surface,
+    points_in_box,
+)
 
 WHITE = torch.ones(3)
 
@@ -72,8 +79,7 @@ class TeacherGuidance:
     def _volume_points(self, n_rays: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(points [n_rays, 3] uniform in the box, bool [n_rays]: which count, every VOLUME_EVERY-th
         by the ray's index in the step, so processes that split a scene's rays split these too)."""
-        lo, hi = box_tensor(self.device)[:3], box_tensor(self.device)[3:]
-        points = lo + (hi - lo) * rand((n_rays, 3), generator, self.device)
+        points = points_in_box(n_rays, generator, self.device)
         return points, torch.arange(n_rays, device=self.device) % VOLUME_EVERY == 0
 
     @torch.no_grad()
@@ -82,20 +88,14 @@ class TeacherGuidance:
         its occupied cells): one point on each ray the teacher renders mostly opaque, `offsets` [R]
         (within DENSITY_BAND) from where the ray ends, then the `volume` points [V, 3] anywhere in
         the box (_volume_points): a vase's belly, the faint density round the object."""
-        hit = render.opacity > 0.5
-        t = render.depth[hit] / render.opacity[hit] + offsets[hit]
-        points = rays_o[hit] + rays_d[hit] * t[:, None]
-        points = torch.cat([points, volume])
+        points = torch.cat([points_about_surface(rays_o, rays_d, render.opacity, render.depth, offsets), volume])
         teacher = self.scenes[scene]
         sigma = teacher.density(points).masked_fill(~teacher.grid.contains(points), 0.0)
         ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
         return points, ids, sigma
 
     def point_loss(self, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:
-        """density_weight times the student's density error at the batch's points (sigma [Q]),
-        summed and divided by the step's rays: a per-ray mean, as the colour's, so training
-        processes' shares add up to the one-process loss (RankShare.point_loss)."""
-        return self.density_weight * density_loss(sigma, batch.point_density, reduction="sum") / len(batch.rays_o)
+        return point_loss(self.density_weight, sigma, batch)
 
     def loss(self, out: RenderOutput, batch: RayBatch):
         return photometric_loss(out, batch, self.depth_weight)

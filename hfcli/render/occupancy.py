@@ -100,13 +100,12 @@ class OccupancyGrid:
         return backend.derived(self, "_bits_of", (self.occupied,), bitfields)
 
     def contains(self, points: torch.Tensor, scene: int = 0) -> torch.Tensor:
-        """bool [N]: whether each of points [N, 3] lies in an occupied cell of `scene` (outside the
-        box: no). The marcher takes no sample elsewhere, so there a field's density never shows."""
-        lo, hi = self.aabb[:3], self.aabb[3:]
-        cell = torch.floor((points - lo) / (hi - lo) * self.resolution).long()
-        inside = ((cell >= 0) & (cell < self.resolution)).all(dim=-1)
-        cell = cell.clamp(0, self.resolution - 1)
-        return inside & self.occupied[scene, cell[:, 0], cell[:, 1], cell[:, 2]]
+        """bool [N]: whether the marcher samples each of points [N, 3] in `scene` (its occupied
+        cells, by its own lookup); elsewhere a field's density never shows."""
+        from .raymarch_torch import grid_lookup
+
+        ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
+        return grid_lookup(self.occupied, points, ids, self.aabb)
 
     def occupancy_fraction(self) -> float:
         return float(self.occupied.float().mean())
