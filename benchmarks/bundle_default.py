@@ -6,6 +6,11 @@ them), per prompt, so tests/test_default_model.py can re-measure the file agains
 Usage: python benchmarks/bundle_default.py [RUN_DIR (runs/wfull)] [--steps 16000] [--variant dynamic]
        python benchmarks/bundle_default.py runs/wfull --milestone runs/wfull/surface_s18000 \
            --then "bash benchmarks/surface_run.sh   # EXTRA=2000 DENSITY=0.03"
+       python benchmarks/bundle_default.py --restamp --mesh-smooth 0.5   # the bundled file, re-recorded
+
+--mesh-smooth records the Gaussian blur its meshes get (FieldConfig.mesh_smooth_voxels; measured
+with benchmarks/mesh_levels.py --smooth). --restamp changes only that in the bundled file itself
+(its weights, record and figures stay) and adds the command to its recipe.
 """
 
 from __future__ import annotations
@@ -54,6 +59,15 @@ def _figures(eval_path: Path) -> dict:
     }
 
 
+def restamp(mesh_smooth: float) -> None:
+    out = default_model_path()
+    ck = ckpt_io.load(out, kinds=("student",))
+    ck.config["field"]["mesh_smooth_voxels"] = mesh_smooth
+    ck.extra["bundle"]["commands"].append(_this_command())
+    ckpt_io.save(ck, out)
+    print(json.dumps({"out": str(out), "bytes": out.stat().st_size, "mesh_smooth_voxels": mesh_smooth}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run", nargs="?", default="runs/wfull", type=Path)
@@ -61,9 +75,18 @@ def main() -> None:
     parser.add_argument("--variant", default="dynamic")
     parser.add_argument("--milestone", type=Path, help="the folder to pack from (default: RUN/s<steps>)")
     parser.add_argument("--then", action="append", default=[], help="a further command of the recipe, recorded")
+    parser.add_argument("--mesh-smooth", type=float, help="the blur its meshes get, in voxels (default: the field's)")
+    parser.add_argument("--restamp", action="store_true", help="only re-record --mesh-smooth in the bundled file")
     args = parser.parse_args()
+    if args.restamp:
+        if args.mesh_smooth is None:
+            parser.error("--restamp re-records --mesh-smooth: give it")
+        restamp(args.mesh_smooth)
+        return
     milestone = args.milestone or args.run / f"s{args.steps}"
     ck = ckpt_io.load(milestone / f"student_{args.variant}.safetensors", kinds=("student",))
+    if args.mesh_smooth is not None:
+        ck.config["field"]["mesh_smooth_voxels"] = args.mesh_smooth
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     heldout = read_prompt_file(args.run / "zeroshot.txt")
     extra = {

@@ -39,6 +39,7 @@ MAX_MESH_RESOLUTION = (320, "about 36 bytes a lattice point while meshing; 320³
 MAX_FRAMES = (2400, "about 0.5 MB a frame is held for the GIF until it is written; 2,400 take about 1.6 GB")
 MAX_IMAGE_SIZE = (4096, "a 4096² view alone holds about 1.2 GB while it renders")
 MAX_IMAGE_PIXELS = 24_000_000  # views × resolution²: about 70 bytes a pixel until the file is written
+MAX_MESH_SMOOTH_VOXELS = (4.0, "a wider blur rounds away anything thinner than about ten voxels")
 
 
 def option(
@@ -150,6 +151,11 @@ class FieldConfig(Config):
     smoothness_weight: float = option(
         0.1, "--field sdf: weight of normal smoothness near the zero level (hfcli/train/objectives.py).", min=0
     )
+    # The Gaussian blur, in lattice voxels, its meshes get before marching cubes: how noisy this
+    # field is at the voxel scale, so the checkpoint says it. 1 takes out a learned density's noise;
+    # the bundled default records 0.5: trained on the studio's density, it is clean enough that a
+    # wider blur only rounds its edges (BENCHMARKS.md, "Less blur for a clean field").
+    mesh_smooth_voxels: float = 1.0
 
     @property
     def in_features(self) -> int:

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 
-from .config import FieldConfig, HyperConfig
+from .config import MAX_MESH_SMOOTH_VOXELS, FieldConfig, HyperConfig
 from .errors import CheckpointError
 
 MAX_MODEL_BYTES = 4 << 30  # model tensors a config may imply (the bundled model needs ~10 MB)
@@ -21,6 +21,7 @@ REQUIRED = {"kind": str, "format_version": int, "config": dict, "prompts": list,
 OPTIONAL = {"metrics": dict, "extra": dict, "hfcli_version": str}
 MIN_ZERO = {"n_hidden"}  # int settings that may be 0; every other one must be at least 1
 POSITIVE = {"sigma_max", "sdf_beta"}  # float settings that must be > 0
+BOUNDED = {"mesh_smooth_voxels": (0.0, MAX_MESH_SMOOTH_VOXELS[0])}  # float settings within [low, high]
 FLOAT_TENSORS = ("model.", "encoding.", "mlp.", "log_beta", "grid.", "optim.")
 
 
@@ -129,6 +130,8 @@ def _section(config: dict, name: str, cls: type, where: str):
             _fail(where, f"config {name} {key} is out of range ({value})")
         if key in POSITIVE and value <= 0:
             _fail(where, f"config {name} {key} should be positive, not {value}")
+        if key in BOUNDED and not BOUNDED[key][0] <= value <= BOUNDED[key][1]:
+            _fail(where, f"config {name} {key} should be from {BOUNDED[key][0]:g} to {BOUNDED[key][1]:g}, not {value}")
     return cls(**section)
 
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import MAX_FRAMES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIZE, MAX_MESH_RESOLUTION, Config, option, validate
+from .config import (
+    MAX_FRAMES,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIZE,
+    MAX_MESH_RESOLUTION,
+    MAX_MESH_SMOOTH_VOXELS,
+    Config,
+    option,
+    validate,
+)
 from .errors import HfcliError
 
 MESH_FORMATS = ("glb", "obj", "ply")
@@ -23,6 +32,14 @@ class MeshConfig(Config):
     """A mesh file from a NeRF (generate, export, and each frame of interpolate)."""
 
     resolution: int = option(128, "Marching-cubes grid resolution per axis.", min=16, max=MAX_MESH_RESOLUTION)
+    smooth: float | None = option(
+        None,
+        "Gaussian blur of the sampled field before marching cubes, in lattice voxels (0: none): more hides a "
+        "noisy field's bumps, less keeps edges sharp. Default: the model's own (0.5 for the bundled default, "
+        "1 for models trained with hf teach or hf distill).",
+        min=0,
+        max=MAX_MESH_SMOOTH_VOXELS,
+    )
     faces: int | None = option(
         None,
         f"Triangle budget: quadric decimation to at most this many (default {TEXTURED_FACES} for a textured mesh; "

@@ -21,9 +21,6 @@ WHITE = torch.ones(3)
 # Fallback surface density for a mesh when a field shows no opaque pixel to measure its own
 # (the studio's boundary, sdf = 0, sits at half its SIGMA_MAX of 100).
 MESH_DENSITY_THRESHOLD = 50.0
-# A learned density is noisy at the voxel scale; a one-voxel blur halves the triangle count
-# of a studio teacher's mesh without moving its surface by more than a voxel.
-MESH_SMOOTH_VOXELS = 1.0
 SURFACE_FRACTION = 0.5
 # The eval views at 24² give the median within about 1% of 48², in a fifth of the time.
 THRESHOLD_PROBE_RESOLUTION = 24
@@ -125,16 +122,23 @@ def occupied_lattice(scene: NerfScene):
     return active
 
 
-def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, threshold: float | None = None) -> Mesh:
+def scene_mesh(
+    scene: NerfScene,
+    resolution: int = MeshConfig.resolution,
+    threshold: float | None = None,
+    smooth: float | None = None,
+) -> Mesh:
     """Mesh of a scene at density `threshold`, as it is. By default the field's own surface: an
     sdf field's zero level (the surface it was trained to put there: nothing to measure); for a
     density field its surface_threshold level, moved inward by surface_gap onto where the field
     renders its surface (hfcli/inset.py: that level is smooth but lies about 0.02 outside).
-    Both sampled fields are blurred by MESH_SMOOTH_VOXELS first: a Gaussian
+    Both sampled fields are blurred first, by `smooth` voxels or else by the field's own
+    mesh_smooth_voxels (how noisy it is; FieldConfig): a Gaussian
     leaves a signed distance's zero level where it is on flat parts and moves it by about
     sigma^2 times the mean curvature on curved ones (4e-4 on a ball of radius 0.6 at 128^3),
     but removes the ripples at the tri-plane's texel scale (a bowl teacher's normals 0.889 →
-    0.973, BENCHMARKS.md)."""
+    0.973, BENCHMARKS.md); it also rounds edges, so a clean field records less."""
+    blur = scene.field.cfg.mesh_smooth_voxels if smooth is None else smooth
     if threshold is None and scene.field.cfg.kind == "sdf":
         # Lattice points in culled cells lie over a cell from the surface: outside, far from 0.
         return extract_mesh(
@@ -144,7 +148,7 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
             resolution=resolution,
             active=occupied_lattice(scene),
             outside=-1.0,
-            smooth_voxels=MESH_SMOOTH_VOXELS,
+            smooth_voxels=blur,
             device=scene.device,
         )
     level = surface_threshold(scene) if threshold is None else threshold
@@ -155,7 +159,7 @@ def scene_mesh(scene: NerfScene, resolution: int = MeshConfig.resolution, thresh
         scene.albedo,
         threshold=level,
         resolution=resolution,
-        smooth_voxels=MESH_SMOOTH_VOXELS,
+        smooth_voxels=blur,
         active=active,
         device=scene.device,
         inset=(lambda v, f: surface_gap(scene, v, f)) if threshold is None else None,
@@ -168,7 +172,7 @@ def mesh_for_file(
     """The mesh to write for a scene: (mesh, notes for the user, seconds per stage): scene_mesh,
     then texture.finish_mesh with the settings of `cfg` (a .ply always carries vertex colours)."""
     start = time.perf_counter()
-    dense = scene_mesh(scene, cfg.resolution, threshold)
+    dense = scene_mesh(scene, cfg.resolution, threshold, cfg.smooth)
     mesh_s = time.perf_counter() - start
     lo, hi = box_corners()
     mesh, notes, seconds = finish_mesh(

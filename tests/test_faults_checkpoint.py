@@ -104,6 +104,8 @@ HEADER_CASES = {
     "max-tokens-zero": ("teacher", put("config.hyper.max_tokens", 0)),
     "dynamic-a-string": ("teacher", put("config.hyper.dynamic", "yes")),
     "sigma-max-nan": ("nerf", put("config.field.sigma_max", float("nan"))),
+    "mesh-blur-huge": ("nerf", put("config.field.mesh_smooth_voxels", 1e9)),  # a kernel of 8e9 voxels
+    "mesh-blur-negative": ("teacher", put("config.field.mesh_smooth_voxels", -1.0)),
     "adam-step-a-string": ("teacher", put("extra", {"adam_step": "many"})),
     "plane-res-huge": ("nerf", put("config.field.plane_res", 1 << 20)),
     "probe-huge": ("teacher", put("config.hyper.n_probe", 1 << 40)),

@@ -27,6 +27,7 @@ HOSTILE = {
         "--out",
         "{tmp}/r.gif",
     ],  # fmt: skip
+    "mesh blur": ["generate", "a red chair", "--smooth", "1e9", "--out", "{tmp}/c.glb"],
     "render size": ["render", "default", "-p", "a red chair", "--resolution", "100000", "--out", "{tmp}/r.png"],
     "rays per step": [
         "teach",

@@ -11,7 +11,7 @@ from hfcli.cli import run
 from hfcli.config import FieldConfig
 from hfcli.field import Field
 from hfcli.model import NerfScene, nerf_checkpoint, scene_from_nerf
-from hfcli.outputs import MESH_SMOOTH_VOXELS, scene_mesh
+from hfcli.outputs import scene_mesh
 from hfcli.scene import new_grid
 from hfcli.train.objectives import surface_terms
 
@@ -67,13 +67,16 @@ def test_the_surface_terms_see_a_scaled_distance_and_a_bumpy_surface():
     assert float(surface_terms(bumpy.field, bumpy.weights, gen)[1].detach()) > 10 * smooth
 
 
-def test_an_sdf_mesh_lies_on_the_zero_level():
+@pytest.mark.parametrize(("recorded", "smooth", "voxels"), [(1.0, None, 1.0), (2.0, None, 2.0), (2.0, 0.0, 0.0)])
+def test_an_sdf_mesh_lies_on_the_zero_level(recorded, smooth, voxels):
     scene = ball_scene(0.6)
-    mesh = scene_mesh(scene, resolution=48)
+    scene.field.cfg.mesh_smooth_voxels = recorded  # the field's own blur, unless `smooth` says otherwise
+    mesh = scene_mesh(scene, resolution=48, smooth=smooth)
     radii = torch.as_tensor(mesh.vertices).norm(dim=-1)
     # Marching cubes on a distance is nearly exact; the Gaussian blur before it (sigma s) moves
-    # a ball's zero level in by s^2 / r (E|x + n| = |x| + s^2 / |x| in 3-D): 0.003 at 48^3.
-    sigma = MESH_SMOOTH_VOXELS * 2.0 / (48 - 1)
+    # a ball's zero level in by s^2 / r (E|x + n| = |x| + s^2 / |x| in 3-D): 0.003 at 48^3 for
+    # one voxel, 0.012 for two.
+    sigma = voxels * 2.0 / (48 - 1)
     assert float((radii - (0.6 - sigma**2 / 0.6)).abs().max()) < 1e-3
     normals = torch.as_tensor(mesh.normals)
     assert float((normals * torch.as_tensor(mesh.vertices) / radii[:, None]).sum(-1).min()) > 0.99  # outward

@@ -122,16 +122,38 @@ def test_baked_nerf_meshes_and_renders_like_its_teacher(taught, tmp_path):
     assert np.abs(a - b).max() <= 1 / 255 and a.min() < 0.5  # same picture, and not a blank one
 
 
+def test_a_baked_nerf_meshes_with_its_models_blur(taught, tmp_path):
+    """The blur a model records (FieldConfig.mesh_smooth_voxels) travels into the NeRFs baked
+    from it: the same mesh from the model and from its baked NeRF, another with the blur overridden."""
+    from hfcli.cli import run
+
+    out, _, _ = taught
+    model = ck.load(out)
+    model.config["field"]["mesh_smooth_voxels"] = 0.5
+    ck.save(model, tmp_path / "half.safetensors")
+    nerf = tmp_path / "n.safetensors"
+    common = ["--resolution", "48", "--vertex-colors"]
+    glb = {name: tmp_path / f"{name}.glb" for name in ("model", "nerf", "one")}
+    bake = ["export", str(tmp_path / "half.safetensors"), "-p", "a red bowl", "--nerf", str(nerf)]
+    assert run([*bake, "--out", str(glb["model"]), *common]) == 0
+    assert ck.read_header(nerf)["config"]["field"]["mesh_smooth_voxels"] == 0.5
+    assert run(["export", str(nerf), "--out", str(glb["nerf"]), *common]) == 0
+    assert run(["export", str(nerf), "--out", str(glb["one"]), "--smooth", "1", *common]) == 0
+    assert glb["model"].read_bytes() == glb["nerf"].read_bytes() != glb["one"].read_bytes()
+
+
 def test_meshing_only_occupied_cells_gives_the_same_mesh(taught):
 
     from hfcli.export import extract_mesh
     from hfcli.model import load_scene
-    from hfcli.outputs import MESH_SMOOTH_VOXELS, scene_mesh, surface_threshold
+    from hfcli.outputs import scene_mesh, surface_threshold
 
     out, _, _ = taught
     scene, _ = load_scene(str(out), "a mint bowl")
     level = surface_threshold(scene)
-    full = extract_mesh(scene.density, scene.albedo, threshold=level, resolution=64, smooth_voxels=MESH_SMOOTH_VOXELS)
+    full = extract_mesh(
+        scene.density, scene.albedo, threshold=level, resolution=64, smooth_voxels=scene.field.cfg.mesh_smooth_voxels
+    )
     fast = scene_mesh(scene, 64, level)
     from scipy.spatial import cKDTree
 

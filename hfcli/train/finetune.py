@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..config import FinetuneConfig, validate
+from ..config import FieldConfig, FinetuneConfig, validate
 from ..device import resolve
 from ..errors import HfcliError
 from ..evaluate import evaluate_scenes
@@ -154,6 +154,10 @@ def finetune(
         }
         metrics = {"psnr": figures["psnr"]} if figures["psnr"] is not None else {}
         ck = nerf_checkpoint(scene, encoder_id, extra)
+        # A finetuned field learns without the studio's density term, so it is as noisy as one
+        # trained here, whatever its model records: a finetuned mug meshed with the bundled
+        # default's 0.5-voxel blur had 9.5% of its faces off by 30°, with one voxel 3.8%.
+        ck.config["field"]["mesh_smooth_voxels"] = FieldConfig.mesh_smooth_voxels
         ck.step, ck.metrics = figures["steps"], metrics
         ckpt_io.save(ck, out)
     return {
