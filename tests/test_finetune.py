@@ -5,8 +5,9 @@ import json
 import pytest
 
 from hfcli import checkpoint as ck
+from hfcli.bundled import DEFAULT_MODEL
 from hfcli.cli import run
-from hfcli.config import FinetuneConfig
+from hfcli.config import FieldConfig, FinetuneConfig
 from hfcli.train.finetune import finetune
 from tests.test_sd import tiny_sd  # noqa: F401  (the session fixture)
 
@@ -62,6 +63,14 @@ def test_cli_finetune_with_sd_writes_a_nerf_that_exports(tiny_sd, tmp_path, caps
     assert result["guidance"] == "sd" and result["steps"] == 2 and result["start"] == "model"
     header = ck.read_header(out)
     assert header["kind"] == "nerf" and header["prompts"] == ["a ceramic mug"] and header["extra"]["guidance"] == "sd"
+    # Finetuned without the studio's density, the field records the blur of one trained here,
+    # not its model's (the bundled default records half a voxel).
+    blur = header["config"]["field"]["mesh_smooth_voxels"]
+    assert (
+        blur
+        == FieldConfig().mesh_smooth_voxels
+        != ck.read_header(DEFAULT_MODEL)["config"]["field"]["mesh_smooth_voxels"]
+    )
     assert run(["export", str(out), "--out", str(tmp_path / "mug.glb"), "--resolution", "32", "--threshold", "1"]) == 0
     assert (tmp_path / "mug.glb").stat().st_size > 0
 
