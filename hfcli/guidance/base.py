@@ -103,8 +103,8 @@ def points_about_surface(rays_o, rays_d, opacity, depth, offsets) -> torch.Tenso
 
 def points_in_box(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """n points [n, 3] uniform in the scene box, drawn from a CPU generator (hfcli/device.py rand)."""
-    lo, hi = box_tensor(device)[:3], box_tensor(device)[3:]
-    return lo + (hi - lo) * rand((n, 3), generator, device)
+    box = box_tensor(device)
+    return box[:3] + (box[3:] - box[:3]) * rand((n, 3), generator, device)
 
 
 def point_loss(weight: float, sigma: torch.Tensor, batch: RayBatch) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 
 from ..device import rand
 from . import backend
+from .raymarch_torch import grid_lookup
 
 DensityFn = Callable[[torch.Tensor, int], torch.Tensor]  # (points [N, 3], scene) → sigma [N]
 
@@ -102,8 +103,6 @@ class OccupancyGrid:
     def contains(self, points: torch.Tensor, scene: int = 0) -> torch.Tensor:
         """bool [N]: whether the marcher samples each of points [N, 3] in `scene` (its occupied
         cells, by its own lookup); elsewhere a field's density never shows."""
-        from .raymarch_torch import grid_lookup
-
         ids = torch.full((len(points),), scene, dtype=torch.long, device=points.device)
         return grid_lookup(self.occupied, points, ids, self.aabb)
 
